@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one Docker client every conductor.swarm module uses.
+
+DOCKER_COMMON_ARGS is the shared connection argument spec; each option falls
+back to the environment variable the Docker CLI reads, which is also how AWX
+credentials inject them. The doc fragment conductor.swarm.docker documents it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+try:
+    import docker
+    from docker.errors import APIError, DockerException
+    from docker.tls import TLSConfig
+    HAS_DOCKER_SDK = True
+    DOCKER_SDK_IMPORT_ERROR = None
+except ImportError:
+    HAS_DOCKER_SDK = False
+    DOCKER_SDK_IMPORT_ERROR = traceback.format_exc()
+
+    class DockerException(Exception):
+        pass
+
+    class APIError(DockerException):
+        pass
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+
+DOCKER_COMMON_ARGS = dict(
+    docker_host=dict(type="str", default=DEFAULT_DOCKER_HOST, aliases=["docker_url"],
+                     fallback=(env_fallback, ["DOCKER_HOST"])),
+    tls=dict(type="bool", default=False, fallback=(env_fallback, ["DOCKER_TLS"])),
+    validate_certs=dict(type="bool", default=False, aliases=["tls_verify"],
+                        fallback=(env_fallback, ["DOCKER_TLS_VERIFY"])),
+    cert_path=dict(type="path", fallback=(env_fallback, ["DOCKER_CERT_PATH"])),
+    ca_path=dict(type="path", aliases=["ca_cert"]),
+    client_cert=dict(type="path", aliases=["tls_client_cert"]),
+    client_key=dict(type="path", aliases=["tls_client_key"], no_log=False),
+    api_version=dict(type="str", default="auto", fallback=(env_fallback, ["DOCKER_API_VERSION"])),
+    timeout=dict(type="int", default=60, fallback=(env_fallback, ["DOCKER_TIMEOUT"])),
+)
+
+
+def docker_argument_spec(**module_args):
+    """The common connection options plus a module's own."""
+    spec = dict(DOCKER_COMMON_ARGS)
+    spec.update(module_args)
+    return spec
+
+
+def tls_files(params):
+    """Resolve CA, cert and key: explicit paths win over DOCKER_CERT_PATH's files."""
+    base = params.get("cert_path")
+    found = {}
+    for key, filename in (("ca_path", "ca.pem"), ("client_cert", "cert.pem"), ("client_key", "key.pem")):
+        path = params.get(key)
+        if not path and base and os.path.exists(os.path.join(base, filename)):
+            path = os.path.join(base, filename)
+        found[key] = path
+    return found
+
+
+class SwarmClient:
+    """A Docker SDK client built from the common options, failing the module cleanly."""
+
+    def __init__(self, module):
+        self.module = module
+        if not HAS_DOCKER_SDK:
+            module.fail_json(msg=missing_required_lib("docker (Docker SDK for Python)"),
+                             exception=DOCKER_SDK_IMPORT_ERROR)
+        params = module.params
+        tls_config = None
+        use_tls = params["tls"] or params["validate_certs"]
+        if use_tls:
+            files = tls_files(params)
+            client_cert = None
+            if files["client_cert"] and files["client_key"]:
+                client_cert = (files["client_cert"], files["client_key"])
+            tls_config = TLSConfig(client_cert=client_cert, ca_cert=files["ca_path"],
+                                   verify=params["validate_certs"])
+        try:
+            self.docker = docker.DockerClient(base_url=params["docker_host"], tls=tls_config,
+                                              version=params["api_version"],
+                                              timeout=params["timeout"])
+            self.api = self.docker.api
+        except DockerException as exc:
+            self.fail("cannot reach the Docker Engine at %s: %s" % (params["docker_host"], exc))
+
+    def fail(self, msg, **kwargs):
+        self.module.fail_json(msg=msg, **kwargs)
+
+    def swarm_state(self):
+        """Swarm part of `docker info`: LocalNodeState, NodeID, ControlAvailable, Cluster."""
+        try:
+            return self.api.info().get("Swarm") or {}
+        except DockerException as exc:
+            self.fail("cannot read the engine's swarm state: %s" % exc)
+
+    def require_manager(self):
+        swarm = self.swarm_state()
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            self.fail("this host is not an active swarm manager (LocalNodeState=%s); run this "
+                      "module on a manager" % swarm.get("LocalNodeState", "unknown"))
+        return swarm
+
+    def nodes(self):
+        try:
+            return self.api.nodes()
+        except DockerException as exc:
+            self.fail("cannot list swarm nodes: %s" % exc)
+
+    def update_node(self, node_id, **spec_changes):
+        """Apply spec changes at the node's current version (Swarm's optimistic lock)."""
+        node = self.api.inspect_node(node_id)
+        spec = dict(node["Spec"])
+        spec.update(spec_changes)
+        self.api.update_node(node_id, node["Version"]["Index"], spec)
+
+    def remove_node(self, node_id):
+        self.api.remove_node(node_id, force=True)

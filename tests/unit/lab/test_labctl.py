@@ -1,0 +1,28 @@
+import yaml
+
+import labctl
+
+
+def test_inventory_groups_and_connection():
+    hosts = [{"name": "lab-%d" % i, "port": 32000 + i, "zone": "z%d" % i} for i in (1, 2, 3)]
+    inv = yaml.safe_load(labctl.render_inventory(hosts, 1, "/k/id"))
+    assert inv["all"]["vars"]["ansible_host"] == "127.0.0.1"
+    assert inv["all"]["vars"]["ansible_ssh_private_key_file"] == "/k/id"
+    children = inv["all"]["children"]
+    assert list(children["managers"]["hosts"]) == ["lab-1"]
+    assert list(children["workers"]["hosts"]) == ["lab-2", "lab-3"]
+    assert children["retired"]["hosts"] == {}
+    assert children["workers"]["hosts"]["lab-3"] == {
+        "ansible_port": 32003, "swarm_cluster_node_labels": {"zone": "z3"}}
+
+
+def test_three_managers_of_five():
+    hosts = [{"name": "lab-%d" % i, "port": i, "zone": "z"} for i in range(1, 6)]
+    children = yaml.safe_load(labctl.render_inventory(hosts, 3, "/k"))["all"]["children"]
+    assert list(children["managers"]["hosts"]) == ["lab-1", "lab-2", "lab-3"]
+    assert list(children["workers"]["hosts"]) == ["lab-4", "lab-5"]
+
+
+def test_recipe_digest_is_stable():
+    assert labctl.recipe_digest() == labctl.recipe_digest()
+    assert labctl.image_tag().startswith(labctl.IMAGE_REPO + ":")
