@@ -278,6 +278,7 @@ def wait_ssh(name: str, port: int, key: Path, deadline: float) -> None:
 def render_inventory(hosts: list[dict], managers: int, key: Path) -> str:
     """Inventory YAML; pure, so it is unit-tested."""
     lines = [
+        "---",
         "# Written by `make lab`; removed by `make lab-destroy`. Do not edit.",
         "all:",
         "  vars:",
