@@ -119,7 +119,7 @@ def apt_mirrors() -> tuple[str, str]:
 def recipe_digest() -> str:
     """Changes whenever anything that goes into the image changes."""
     h = hashlib.sha256()
-    for part in (inspect.getsource(build_image), inspect.getsource(sources_file), SUITE,
+    for part in (inspect.getsource(build_image), inspect.getsource(sources_file), SUITE, repr(apt_mirrors()),
                  repr(PACKAGES), repr(PREFETCH), FIRSTBOOT_UNIT):
         h.update(part.encode())
     return h.hexdigest()[:12]
@@ -151,7 +151,7 @@ def build_image() -> str:
     if image_exists(tag):
         return tag
     if shutil.which("debootstrap") is None:
-        sys.exit("lab: debootstrap is missing (scripts/ensure-docker.sh installs it)")
+        sys.exit("lab: debootstrap is missing (make lab installs it through scripts/ensure-docker.sh)")
     main, security = apt_mirrors()
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
-# Make a Docker Engine reachable for the lab: use the one DOCKER_HOST (or the
-# default socket) points at; otherwise install Debian's docker.io and start
-# dockerd by hand (the build machines have no systemd).
+# What the lab needs on this machine: a reachable Docker Engine and debootstrap.
+# Uses the engine DOCKER_HOST (or the default socket) points at; otherwise
+# installs Debian's docker.io and starts dockerd by hand (build machines have
+# no systemd).
 set -euo pipefail
-
-engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 # The preinstalled client can be newer than Debian's engine: pin the API.
 export DOCKER_API_VERSION="${DOCKER_API_VERSION:-1.41}"
-
-if engine_up; then
-  exit 0
-fi
+engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 need_pkgs=()
-command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+if ! engine_up; then
+  command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
+  command -v docker >/dev/null 2>&1 || need_pkgs+=(docker-cli)
+fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "ensure-docker: installing ${need_pkgs[*]} from Debian packages" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # Releases before Debian 13 ship the client inside docker.io.
+  if [[ " ${need_pkgs[*]} " == *" docker-cli "* ]] && ! apt-cache policy docker-cli | grep -q 'Candidate: [0-9]'; then
+    need_pkgs=("${need_pkgs[@]/docker-cli}")
+  fi
+  apt-get install -y -qq --no-install-recommends ${need_pkgs[*]} >/dev/null
 fi
 
-if [ ! -S /var/run/docker.sock ] || ! engine_up; then
+if ! engine_up; then
   echo "ensure-docker: starting dockerd" >&2
   setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
   for _ in $(seq 1 60); do

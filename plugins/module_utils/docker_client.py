@@ -12,10 +12,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import json
 import os
+import struct
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import parse_timestamp
 
 try:
     import docker
@@ -127,3 +132,79 @@ class SwarmClient:
 
     def remove_node(self, node_id):
         self.api.remove_node(node_id, force=True)
+
+    # --- stacks: raw Engine API calls, so specs go to Swarm exactly as built ---
+
+    def _post(self, path, data, params=None, headers=None, *args):
+        res = self.api._post_json(self.api._url(path, *args), data=data, params=params, headers=headers)
+        return self.api._result(res, json=True) if res.content else {}
+
+    def stack_services(self, stack):
+        return self.api.services(filters={"label": "%s=%s" % (NAMESPACE_LABEL, stack)})
+
+    def stack_objects(self, kind, stack):
+        """Networks, configs or secrets of a stack."""
+        lister = {"networks": self.api.networks, "configs": self.api.configs, "secrets": self.api.secrets}[kind]
+        return lister(filters={"label": "%s=%s" % (NAMESPACE_LABEL, stack)})
+
+    def create_service(self, spec, registry_auth=None):
+        return self._post("/services/create", spec, headers=auth_header(registry_auth))
+
+    def update_service(self, service_id, version, spec, registry_auth=None, rollback=False):
+        params = {"version": version}
+        if rollback:
+            params["rollback"] = "previous"
+        return self.api._result(self.api._post_json(
+            self.api._url("/services/{0}/update", service_id), data=spec, params=params,
+            headers=auth_header(registry_auth)), json=True)
+
+    def create_network(self, body):
+        return self._post("/networks/create", body)
+
+    def create_config(self, name, data, labels):
+        return self.api.create_config(name, data, labels=labels)
+
+    def create_secret(self, name, data, labels):
+        return self.api.create_secret(name, data, labels=labels)
+
+    def resolve_digest(self, image, registry_auth=None):
+        """The manifest digest the registry serves for `image` right now."""
+        info = self.api.inspect_distribution(image, auth_config=registry_auth)
+        return info["Descriptor"]["digest"]
+
+    def task_logs(self, task_id, tail):
+        """Last lines a task's container wrote, as text lines (stdout and stderr)."""
+        res = self.api._get(self.api._url("/tasks/{0}/logs", task_id),
+                            params={"stdout": 1, "stderr": 1, "tail": tail, "timestamps": 0})
+        self.api._raise_for_status(res)
+        return demux_log_lines(res.content)
+
+    def now(self):
+        """The engine's clock (seconds since the epoch), which task timestamps use."""
+        return parse_timestamp(self.api.info().get("SystemTime"))
+
+
+NAMESPACE_LABEL = "com.docker.stack.namespace"
+
+
+def auth_header(registry_auth):
+    if not registry_auth:
+        return None
+    payload = json.dumps(registry_auth).encode("utf-8")
+    return {"X-Registry-Auth": base64.urlsafe_b64encode(payload).decode("ascii")}
+
+
+def demux_log_lines(raw):
+    """Split the Engine's multiplexed log stream (8-byte frame headers) into lines."""
+    out, pos = [], 0
+    text = b""
+    while pos + 8 <= len(raw) and raw[pos] in (0, 1, 2) and raw[pos + 1:pos + 4] == b"\0\0\0":
+        size = struct.unpack(">I", raw[pos + 4:pos + 8])[0]
+        text += raw[pos + 8:pos + 8 + size]
+        pos += 8 + size
+    if pos == 0:
+        text = raw  # a TTY service: no frames
+    for line in text.decode("utf-8", "replace").splitlines():
+        out.append(line.rstrip())
+    return out
+

@@ -687,3 +687,16 @@ def progress_line(assessment):
         counts = ", ".join("%d/%d %s" % (assessment[key], desired, key)
                            for key in ("updated", "running", "healthy"))
     return "%s: %s (%s: %s)" % (assessment["name"], counts, assessment["verdict"], assessment["reason"])
+
+
+def annotate_health(tasks):
+    """Give each task the Health key assess_service reads, from the task state alone.
+
+    Swarm keeps a task whose container has a healthcheck in state "starting"
+    until the check passes (moby PR #24545), and fails the task when it turns
+    unhealthy, so a manager can judge health without asking every node.
+    """
+    for task in tasks:
+        state = _state(task)
+        task["Health"] = "healthy" if state == "running" else "starting" if state == "starting" else None
+    return tasks

@@ -90,8 +90,9 @@ def plan_membership(live, desired, exclusive_labels=True, remove_absent=True):
 
     live:    nodes as returned by live_node_from_api().
     desired: dicts with name, node_id (None when the host has not joined yet),
-             role, labels (None: leave labels alone) and availability (None:
-             leave it alone).
+             role, labels (None: leave labels alone), availability (None:
+             leave it alone) and state ("absent": take the node out whatever
+             remove_absent says; default "present").
     Returns a dict: steps (list of dicts with action, node_id, name and what
     changes), warnings. Raises TopologyError when no safe order exists.
 
@@ -102,13 +103,17 @@ def plan_membership(live, desired, exclusive_labels=True, remove_absent=True):
     by_id = dict((n["id"], n) for n in live)
     warnings = []
     promote, update, demote, remove = [], [], [], []
-    wanted_ids = set()
+    wanted_ids, retire_ids = set(), set()
 
     for want in desired:
         node_id = want.get("node_id")
         if not node_id:
             continue  # joins happen on the host itself, before this plan runs
         node = by_id.get(node_id)
+        if want.get("state") == "absent":
+            if node is not None:
+                retire_ids.add(node_id)
+            continue
         if node is None:
             raise TopologyError(
                 "host %s reports swarm node ID %s, which the swarm does not know: it belongs "
@@ -131,15 +136,16 @@ def plan_membership(live, desired, exclusive_labels=True, remove_absent=True):
         if want["role"] == WORKER and node["role"] == MANAGER:
             demote.append(_step("demote", node, want["name"], role=WORKER))
 
-    if remove_absent:
-        for node in live:
-            if node["id"] in wanted_ids:
-                continue
+    strays = []
+    for node in live:
+        if node["id"] in wanted_ids:
+            continue
+        if remove_absent or node["id"] in retire_ids:
             remove.append(_step("remove", node, node["hostname"], was=node["role"]))
-    else:
-        strays = [n["hostname"] for n in live if n["id"] not in wanted_ids]
-        if strays:
-            warnings.append("nodes not in the inventory were kept: %s" % ", ".join(sorted(strays)))
+        else:
+            strays.append(node["hostname"])
+    if strays:
+        warnings.append("nodes not in the inventory were kept: %s" % ", ".join(sorted(strays)))
 
     # Remove unreachable managers before reachable ones: it only helps quorum.
     remove.sort(key=lambda s: (s["was"] != MANAGER, by_id[s["node_id"]].get("reachability") == "reachable"))

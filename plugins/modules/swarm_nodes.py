@@ -61,6 +61,12 @@ options:
         description: Scheduling availability. Omit to leave it alone.
         type: str
         choices: [active, pause, drain]
+      state:
+        description:
+          - V(absent) takes the node out of the swarm (drained, demoted, removed) whatever O(remove_absent) says.
+        type: str
+        choices: [present, absent]
+        default: present
   exclusive_labels:
     description: Remove node labels that O(nodes[].labels) does not list.
     type: bool
@@ -80,10 +86,10 @@ EXAMPLES = r"""
   conductor.swarm.swarm_nodes:
     nodes:
       - name: manager1
-        node_id: "{{ hostvars['manager1'].swarm_cluster_node_id }}"
+        node_id: "{{ hostvars['manager1'].swarm_cluster_local.NodeID }}"
         role: manager
       - name: worker1
-        node_id: "{{ hostvars['worker1'].swarm_cluster_node_id }}"
+        node_id: "{{ hostvars['worker1'].swarm_cluster_local.NodeID }}"
         role: worker
         labels:
           zone: a
@@ -269,6 +275,7 @@ def main():
         role=dict(type="str", required=True, choices=["manager", "worker"]),
         labels=dict(type="dict"),
         availability=dict(type="str", choices=list(AVAILABILITIES)),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     module = AnsibleModule(
         argument_spec=docker_argument_spec(

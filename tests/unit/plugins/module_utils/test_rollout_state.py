@@ -457,3 +457,8 @@ def test_progress_line_for_a_service():
 def test_progress_line_for_a_job():
     result = assess("migrate_job.service.json", "migrate_job_complete.tasks.json", 18)
     assert rs.progress_line(result) == "shop_migrate: 1/1 completed, 0/1 running (converged: 1/1 completed)"
+
+
+def test_annotate_health_reads_swarm_task_states():
+    tasks = [{"Status": {"State": s}} for s in ("running", "starting", "failed", "pending")]
+    assert [t["Health"] for t in rs.annotate_health(tasks)] == ["healthy", "starting", None, None]

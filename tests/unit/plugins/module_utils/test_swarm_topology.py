@@ -186,3 +186,16 @@ def test_summarize_says_each_step():
              {"action": "update", "node_id": "b", "name": "b", "availability": "drain",
               "labels": {"z": "1", "a": "2"}}]
     assert summarize(steps) == ["promote a", "update b: availability=drain labels=a=2,z=1"]
+
+
+def test_retired_nodes_are_removed_even_when_not_removing_absent_ones():
+    live = [node("m1", "manager"), node("w1"), node("w2"), node("w3")]
+    desired = [want("m1", "manager"), want("w1"), dict(want("w2"), state="absent")]
+    plan = plan_membership(live, desired, remove_absent=False)
+    assert [(s["action"], s["name"]) for s in plan["steps"]] == [("remove", "w2")]
+    assert plan["warnings"] == ["nodes not in the inventory were kept: w3"]
+
+
+def test_retired_host_that_already_left_is_nothing_to_do():
+    plan = plan_membership([node("m1", "manager")], [want("m1", "manager"), dict(want("gone"), state="absent")])
+    assert plan["steps"] == []

@@ -1,0 +1,302 @@
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply a converted stack to a swarm: the manager side of stack_deploy.
+
+Order: convert and validate everything, resolve image digests, then create
+networks, configs and secrets, then create or update services. Nothing is
+touched until every input has been checked. If the Engine refuses a service
+half way, what this run already changed is undone before failing.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible_collections.conductor.swarm.plugins.module_utils.compose_spec import (
+    ComposeError,
+    convert_stack,
+    load_stack,
+)
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
+    NAMESPACE_LABEL,
+    DockerException,
+    SwarmClient,
+)
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import (
+    HASH_LABEL,
+    changes,
+    plan_services,
+    spec_hash,
+    with_own_labels,
+    without_own_labels,
+)
+
+
+def pin_digest(image, digest):
+    """`repo:tag@sha256:…`, as `docker stack deploy` pins it."""
+    if "@" in image:
+        return image
+    return "%s@%s" % (image, digest)
+
+
+def version_name(stack, logical, full):
+    """Logical name of a config/secret version named <stack>_<logical>_<hash>."""
+    prefix = "%s_%s_" % (stack, logical)
+    return full.startswith(prefix)
+
+
+def referenced_objects(services, kind):
+    """Names of configs or secrets referenced by services' current and previous specs."""
+    key = "Configs" if kind == "configs" else "Secrets"
+    name_key = "ConfigName" if kind == "configs" else "SecretName"
+    used = set()
+    for service in services:
+        for spec in (service.get("Spec"), service.get("PreviousSpec")):
+            container = ((spec or {}).get("TaskTemplate") or {}).get("ContainerSpec") or {}
+            for ref in container.get(key) or []:
+                used.add(ref.get(name_key))
+    return used
+
+
+def versions_to_remove(objects, used, keep):
+    """Per logical name, the unused versions beyond the newest `keep`."""
+    groups = {}
+    for obj in objects:
+        labels = (obj.get("Spec") or {}).get("Labels") or {}
+        group = labels.get("conductor.swarm.logical-name") or obj["Spec"]["Name"].rsplit("_", 1)[0]
+        groups.setdefault(group, []).append(obj)
+    remove = []
+    for members in groups.values():
+        members.sort(key=lambda o: o.get("CreatedAt", ""), reverse=True)
+        kept = 0
+        for obj in members:
+            name = obj["Spec"]["Name"]
+            if name in used:
+                continue
+            kept += 1
+            if kept > keep:
+                remove.append(obj)
+    return remove
+
+
+class StackManager:
+    def __init__(self, module, files):
+        self.module = module
+        self.params = module.params
+        self.stack = self.params["name"]
+        self.files = files
+        self.client = SwarmClient(module)
+        self.auth = self.params["registry_auth"]
+        self.undo = []
+
+    def read_file(self, path):
+        if path not in self.files:
+            raise ComposeError("file %s, referenced by the Compose files, was not found" % path)
+        return self.files[path]
+
+    def run(self):
+        self.client.require_manager()
+        if self.params["phase"] == "cleanup":
+            return self.module.exit_json(**self.cleanup())
+        try:
+            compose = load_stack(self.params["compose"], self.params["variables"], self.read_file)
+            converted = convert_stack(self.stack, compose, self.read_file)
+        except ComposeError as exc:
+            self.module.fail_json(msg="the Compose files were rejected, nothing was changed: %s" % exc)
+        for warning in converted.get("warnings") or []:
+            self.module.warn(warning)
+        desired = converted["services"]
+        self.check_external(converted)
+        if self.params["resolve_image"] == "always":
+            self.resolve_images(desired)
+        live_services = dict((s["Spec"]["Name"], s) for s in self.client.stack_services(self.stack))
+        plan = plan_services(desired, live_services, prune=self.params["prune"])
+        objects = self.missing_objects(converted)
+        result = self.describe(plan, desired, live_services, objects)
+        result["changed"] = bool(plan["create"] or plan["update"] or plan["remove"]
+                                 or any(objects.values()))
+        if self.module._diff:
+            result["diff"] = self.diff(plan, desired, live_services)
+        if self.module.check_mode or not result["changed"]:
+            return self.module.exit_json(**result)
+        try:
+            self.apply(plan, desired, live_services, converted, objects, result)
+        except DockerException as exc:
+            undone = self.rollback_partial()
+            self.module.fail_json(
+                msg="the swarm refused part of the deploy (%s); what this run had changed was undone: %s"
+                % (exc, ", ".join(undone) or "nothing"), services=result["services"])
+        return self.module.exit_json(**result)
+
+    # --- checks before anything changes ---------------------------------------
+
+    def check_external(self, converted):
+        existing = set(n["Name"] for n in self.client.api.networks())
+        missing = [n for n in converted.get("external_networks") or [] if n not in existing]
+        for kind in ("configs", "secrets"):
+            lister = self.client.api.configs if kind == "configs" else self.client.api.secrets
+            names = set(o["Spec"]["Name"] for o in lister())
+            missing.extend(o["name"] for o in converted[kind].values() if o.get("external") and o["name"] not in names)
+        if missing:
+            self.module.fail_json(msg="external objects the stack needs do not exist, nothing was changed: %s"
+                                  % ", ".join(sorted(missing)))
+
+    def resolve_images(self, desired):
+        failures = []
+        digests = {}
+        for spec in desired.values():
+            container = spec["TaskTemplate"]["ContainerSpec"]
+            image = container["Image"]
+            if "@" in image:
+                continue
+            if image not in digests:
+                try:
+                    digests[image] = self.client.resolve_digest(image, self.auth)
+                except DockerException as exc:
+                    failures.append("%s (%s)" % (image, str(exc).strip()))
+                    continue
+            container["Image"] = pin_digest(image, digests[image])
+        if failures:
+            self.module.fail_json(msg="image(s) cannot be resolved from their registry, nothing was changed: %s"
+                                  % "; ".join(failures))
+
+    def missing_objects(self, converted):
+        missing = {"networks": [], "configs": [], "secrets": []}
+        existing_nets = set(n["Name"] for n in self.client.api.networks())
+        for name in sorted(converted["networks"]):
+            if name not in existing_nets:
+                missing["networks"].append(name)
+        for kind in ("configs", "secrets"):
+            have = set(o["Spec"]["Name"] for o in self.client.stack_objects(kind, self.stack))
+            for obj in converted[kind].values():
+                if not obj.get("external") and obj["name"] not in have:
+                    missing[kind].append(obj["name"])
+        return missing
+
+    # --- what would change ------------------------------------------------------
+
+    def describe(self, plan, desired, live, objects):
+        services = {}
+        for name in plan["create"] + plan["update"] + plan["unchanged"]:
+            before = without_own_labels((live.get(name) or {}).get("Spec") or {})
+            services[name] = {
+                "action": "create" if name in plan["create"] else "update" if name in plan["update"] else "unchanged",
+                "id": (live.get(name) or {}).get("ID"),
+                "version": ((live.get(name) or {}).get("Version") or {}).get("Index"),
+                "image": desired[name]["TaskTemplate"]["ContainerSpec"]["Image"],
+                "changes": [c[0] for c in changes(before, desired[name])] if name in plan["update"] else [],
+                "drift": plan["drift"].get(name, []),
+                "spec_hash": spec_hash(desired[name]),
+            }
+        for name in plan["remove"]:
+            services[name] = {"action": "remove", "id": live[name]["ID"], "version": None, "image": None,
+                              "changes": [], "drift": [], "spec_hash": None}
+        return {"stack": self.stack, "services": services, "drift": plan["drift"],
+                "created": objects, "removed": {"services": plan["remove"], "configs": [], "secrets": []}}
+
+    def diff(self, plan, desired, live):
+        before, after = {}, {}
+        for name in plan["create"] + plan["update"] + plan["remove"]:
+            old = without_own_labels((live.get(name) or {}).get("Spec") or {})
+            new = desired.get(name) or {}
+            lines_before, lines_after = [], []
+            for path, a, b in changes(old, new):
+                if a is not None:
+                    lines_before.append("%s: %s" % (path, a))
+                if b is not None:
+                    lines_after.append("%s: %s" % (path, b))
+            for path in plan["drift"].get(name, []):
+                lines_before.append("%s: edited by hand since the last deploy (drift)" % path)
+            before[name] = "\n".join(lines_before) + "\n" if lines_before else ""
+            after[name] = "\n".join(lines_after) + "\n" if lines_after else ""
+        return [{"before_header": "%s (live)" % n, "after_header": "%s (files)" % n,
+                 "before": before[n], "after": after[n]} for n in sorted(before)]
+
+    # --- changing the swarm -----------------------------------------------------
+
+    def apply(self, plan, desired, live, converted, objects, result):
+        auth = self.auth if self.params["with_registry_auth"] else None
+        for name in objects["networks"]:
+            body = dict(converted["networks"][name], Name=name)
+            net = self.client.create_network(body)
+            self.undo.append(("network", net.get("Id"), name))
+        ids = {}
+        for kind in ("configs", "secrets"):
+            for obj in converted[kind].values():
+                if obj["name"] in objects[kind]:
+                    create = self.client.create_config if kind == "configs" else self.client.create_secret
+                    made = create(obj["name"], obj["data"], obj["labels"])
+                    self.undo.append((kind[:-1], made["ID"], obj["name"]))
+            lister = self.client.stack_objects(kind, self.stack)
+            external = [o for o in converted[kind].values() if o.get("external")]
+            if external:
+                every = self.client.api.configs() if kind == "configs" else self.client.api.secrets()
+                lister = lister + [o for o in every if o["Spec"]["Name"] in set(e["name"] for e in external)]
+            ids[kind] = dict((o["Spec"]["Name"], o["ID"]) for o in lister)
+        for name in plan["create"] + plan["update"]:
+            spec = with_own_labels(self.with_object_ids(desired[name], ids))
+            if name in plan["create"]:
+                made = self.client.create_service(spec, auth)
+                self.undo.append(("service", made["ID"], name))
+                result["services"][name]["id"] = made["ID"]
+            else:
+                service = live[name]
+                self.client.update_service(service["ID"], service["Version"]["Index"], spec, auth)
+                self.undo.append(("update", service["ID"], name))
+            inspected = self.client.api.inspect_service(result["services"][name]["id"])
+            result["services"][name]["version"] = inspected["Version"]["Index"]
+        for name in plan["remove"]:
+            self.client.api.remove_service(live[name]["ID"])
+
+    @staticmethod
+    def with_object_ids(spec, ids):
+        spec = copy.deepcopy(spec)
+        container = spec["TaskTemplate"]["ContainerSpec"]
+        for ref in container.get("Configs") or []:
+            ref["ConfigID"] = ids["configs"][ref["ConfigName"]]
+        for ref in container.get("Secrets") or []:
+            ref["SecretID"] = ids["secrets"][ref["SecretName"]]
+        return spec
+
+    def rollback_partial(self):
+        undone = []
+        for kind, obj_id, name in reversed(self.undo):
+            try:
+                if kind == "service":
+                    self.client.api.remove_service(obj_id)
+                elif kind == "update":
+                    service = self.client.api.inspect_service(obj_id)
+                    self.client.update_service(obj_id, service["Version"]["Index"], service["Spec"], rollback=True)
+                elif kind == "network":
+                    self.client.api.remove_network(obj_id)
+                elif kind == "config":
+                    self.client.api.remove_config(obj_id)
+                elif kind == "secret":
+                    self.client.api.remove_secret(obj_id)
+                undone.append("%s %s" % (kind, name))
+            except DockerException as exc:
+                self.module.warn("could not undo %s %s: %s" % (kind, name, exc))
+        return undone
+
+    def cleanup(self):
+        """Remove config and secret versions no one uses, beyond the newest keep_versions."""
+        services = self.client.stack_services(self.stack)
+        removed = {"services": [], "configs": [], "secrets": []}
+        for kind in ("configs", "secrets"):
+            objects = [o for o in self.client.stack_objects(kind, self.stack)
+                       if ((o.get("Spec") or {}).get("Labels") or {}).get(NAMESPACE_LABEL) == self.stack]
+            for obj in versions_to_remove(objects, referenced_objects(services, kind), self.params["keep_versions"]):
+                if not self.module.check_mode:
+                    remover = self.client.api.remove_config if kind == "configs" else self.client.api.remove_secret
+                    remover(obj["ID"])
+                removed[kind].append(obj["Spec"]["Name"])
+        return {"changed": bool(removed["configs"] or removed["secrets"]), "removed": removed,
+                "stack": self.stack}
+
+
+def service_hashes(services):
+    """{name: spec hash label} of live services."""
+    return dict((s["Spec"]["Name"], ((s["Spec"].get("Labels") or {}).get(HASH_LABEL))) for s in services)

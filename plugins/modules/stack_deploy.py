@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: stack_deploy
+short_description: Deploy a stack from Compose files and track the rollout until it is healthy or rolled back
+version_added: 0.1.0
+description:
+  - Deploys a stack onto a swarm from one or more Compose files (format 3.x, as C(docker stack deploy) reads them),
+    creating the same services, networks, configs and secrets C(docker stack deploy) would, with the same names and labels.
+  - Runs on a swarm manager (use C(delegate_to) or target a manager). The action plugin of the same name reads the Compose files
+    and the files they reference on the controller, then, after the change, polls the manager and shows progress per
+    service until every changed service has converged, or fails, in which case the whole stack is rolled back.
+  - Configs and secrets are named by a hash of their content, so a changed config or secret rolls out like a new image.
+  - Images are resolved to the digest the registry serves, so every node runs the same image.
+  - Only services whose spec changed are updated; an unchanged redeploy sends no update to Swarm.
+  - A service edited by hand since the last deploy is reported as drift, and put back to the files' spec.
+author:
+  - conductor.swarm developers
+extends_documentation_fragment:
+  - conductor.swarm.docker
+attributes:
+  check_mode:
+    support: full
+    description: Reports which services, networks, configs and secrets would change, and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows, per service, the spec fields that change, and drift from hand edits.
+  idempotent:
+    support: full
+    description: Redeploying unchanged files reports no change and triggers no service update.
+  action:
+    support: full
+    description: The action plugin reads files on the controller, tracks the rollout and rolls back.
+options:
+  name:
+    description: Stack name; prefixes every object, as with C(docker stack deploy).
+    type: str
+    required: true
+  compose_files:
+    description:
+      - Compose files on the controller, later ones overriding earlier ones.
+      - Relative paths in them (C(env_file), C(file) of configs and secrets) are relative to the first file's directory.
+    type: list
+    elements: path
+  compose:
+    description:
+      - Compose documents given inline, instead of or after O(compose_files).
+    type: list
+    elements: dict
+  files:
+    description:
+      - Contents of the files the Compose documents reference, keyed by the path as written, base64-encoded.
+      - Filled by the action plugin from O(compose_files); give it only with O(compose).
+    type: dict
+  variables:
+    description: Variables for C(${VAR}) interpolation in the Compose files.
+    type: dict
+    default: {}
+  prune:
+    description: Remove services of the stack that the files no longer define.
+    type: bool
+    default: false
+  resolve_image:
+    description: Pin each image to the digest its registry serves (V(always)), or use the reference as written (V(never)).
+    type: str
+    choices: [always, never]
+    default: always
+  with_registry_auth:
+    description: Send O(registry_auth) to the swarm so nodes can pull from a registry that needs credentials.
+    type: bool
+    default: false
+  registry_auth:
+    description: Registry credentials used to resolve digests and, with O(with_registry_auth), by the nodes.
+    type: dict
+    suboptions:
+      username:
+        description: Registry user.
+        type: str
+        required: true
+      password:
+        description: Registry password or token.
+        type: str
+        required: true
+      serveraddress:
+        description: Registry address, such as C(registry.example.com:5000).
+        type: str
+        required: true
+  keep_versions:
+    description: Config and secret versions to keep per name after a successful rollout (unused ones beyond are removed).
+    type: int
+    default: 3
+  wait:
+    description: Track the rollout until every changed service has converged (action plugin).
+    type: bool
+    default: true
+  deadline:
+    description: Overall deadline in seconds for the rollout to converge.
+    type: int
+    default: 600
+  service_deadline:
+    description: Deadline in seconds for each service.
+    type: int
+    default: 300
+  monitor:
+    description: Seconds a service must stay converged before it counts.
+    type: int
+    default: 5
+  rollback:
+    description: When a service fails, roll the whole stack back to the previous specs and track that rollback.
+    type: bool
+    default: true
+  poll_interval:
+    description: Seconds between two looks at the swarm while tracking.
+    type: float
+    default: 2
+  log_lines:
+    description: Lines of logs shown per failing task.
+    type: int
+    default: 20
+  phase:
+    description:
+      - V(apply) deploys; V(cleanup) only removes config and secret versions no longer used beyond O(keep_versions).
+      - The action plugin runs V(cleanup) after a successful rollout.
+    type: str
+    choices: [apply, cleanup]
+    default: apply
+notes:
+  - The rollout is tracked against these labels on services, read as Compose C(deploy.labels)
+    C(conductor.swarm.fail-mode) (V(fail-fast), V(wait), V(ignore)) and
+    C(conductor.swarm.failures-allowed-per-replica) (default V(2)).
+"""
+
+EXAMPLES = r"""
+- name: Deploy the shop stack and wait until it is healthy
+  conductor.swarm.stack_deploy:
+    name: shop
+    compose_files:
+      - files/shop.yml
+      - files/shop.prod.yml
+    variables:
+      WEB_VERSION: "2.1.0"
+  delegate_to: "{{ groups['managers'][0] }}"
+  run_once: true
+
+- name: Show what would change, without changing it
+  conductor.swarm.stack_deploy:
+    name: shop
+    compose_files: [files/shop.yml]
+  check_mode: true
+  diff: true
+  delegate_to: "{{ groups['managers'][0] }}"
+  run_once: true
+"""
+
+RETURN = r"""
+services:
+  description: Per service (full name), what was done and the spec version it is on.
+  returned: always
+  type: dict
+  sample: {"shop_web": {"action": "update", "id": "k2x...", "version": 42, "image": "reg:5000/app:2@sha256:ab...",
+                        "changes": ["TaskTemplate.ContainerSpec.Image"], "drift": [], "spec_hash": "9f1c..."}}
+created:
+  description: Networks, configs and secrets created.
+  returned: always
+  type: dict
+  sample: {"networks": ["shop_backend"], "configs": ["shop_app_conf_1a2b3c4d5e"], "secrets": []}
+removed:
+  description: Services (with O(prune)) and config or secret versions removed.
+  returned: always
+  type: dict
+  sample: {"services": [], "configs": ["shop_app_conf_0f9e8d7c6b"], "secrets": []}
+drift:
+  description: Services edited by hand since the last deploy, with the spec fields that differ.
+  returned: always
+  type: dict
+  sample: {"shop_web": ["Mode.Replicated.Replicas"]}
+rollout:
+  description: How the tracked rollout ended (action plugin); absent in check mode or with O(wait=false).
+  returned: when changed and O(wait=true)
+  type: dict
+  sample: {"verdict": "converged", "seconds": 21.4, "services": {"shop_web": "converged"}}
+warnings:
+  description: What the Compose files use that Swarm ignores, and unset variables.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import base64
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_manager import StackManager
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import docker_argument_spec
+
+
+def argument_spec():
+    return docker_argument_spec(
+        name=dict(type="str", required=True),
+        compose_files=dict(type="list", elements="path"),
+        compose=dict(type="list", elements="dict"),
+        files=dict(type="dict", no_log=True),
+        variables=dict(type="dict", default={}),
+        prune=dict(type="bool", default=False),
+        resolve_image=dict(type="str", choices=["always", "never"], default="always"),
+        with_registry_auth=dict(type="bool", default=False),
+        registry_auth=dict(type="dict", no_log=False, options=dict(
+            username=dict(type="str", required=True),
+            password=dict(type="str", required=True, no_log=True),
+            serveraddress=dict(type="str", required=True),
+        )),
+        keep_versions=dict(type="int", default=3),
+        wait=dict(type="bool", default=True),
+        deadline=dict(type="int", default=600),
+        service_deadline=dict(type="int", default=300),
+        monitor=dict(type="int", default=5),
+        rollback=dict(type="bool", default=True),
+        poll_interval=dict(type="float", default=2),
+        log_lines=dict(type="int", default=20),
+        phase=dict(type="str", choices=["apply", "cleanup"], default="apply"),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_one_of=[("compose", "compose_files")])
+    files = dict((path, base64.b64decode(data)) for path, data in (module.params["files"] or {}).items())
+    StackManager(module, files).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: stack_info
+short_description: Real status of a stack's services, per service
+version_added: 0.1.0
+description:
+  - Reads a stack from a swarm manager and returns, per service, its mode, image, desired, running and healthy tasks,
+    the state of its last update and the last task error.
+  - A task whose container has a healthcheck counts as healthy once Swarm reports it running (Swarm holds it in
+    C(starting) until the check passes).
+  - Can also return the last lines of logs of given tasks, and the raw API answers the rollout tracker reads.
+author:
+  - conductor.swarm developers
+extends_documentation_fragment:
+  - conductor.swarm.docker
+attributes:
+  check_mode:
+    support: full
+    description: Only reads.
+  diff_mode:
+    support: none
+    description: Only reads.
+  idempotent:
+    support: full
+    description: Only reads.
+options:
+  name:
+    description: Stack name.
+    type: str
+    required: true
+  services:
+    description: Full service names to report on; all services of the stack when omitted.
+    type: list
+    elements: str
+  logs_for:
+    description: Task IDs whose last log lines to return.
+    type: list
+    elements: str
+    default: []
+  log_lines:
+    description: Log lines per task in O(logs_for).
+    type: int
+    default: 20
+  raw:
+    description: Also return the raw services, tasks and nodes as the Docker API gives them.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Read the shop stack's status
+  conductor.swarm.stack_info:
+    name: shop
+  register: shop
+  delegate_to: "{{ groups['managers'][0] }}"
+  run_once: true
+
+- name: Every service is healthy
+  ansible.builtin.assert:
+    that: item.healthy == item.desired
+  loop: "{{ shop.services }}"
+"""
+
+RETURN = r"""
+services:
+  description: One entry per service.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "shop_web", "id": "k2x...", "mode": "replicated", "image": "reg:5000/app:2@sha256:ab...",
+            "version": 42, "desired": 3, "running": 3, "healthy": 3, "update_state": "completed",
+            "update_message": "update completed", "last_error": null}]
+now:
+  description: The manager's clock, seconds since the epoch (task timestamps use it).
+  returned: always
+  type: float
+logs:
+  description: Last log lines per task of O(logs_for).
+  returned: always
+  type: dict
+raw:
+  description: Services, tasks and nodes as the Docker API returns them (tasks carry a C(Health) key).
+  returned: when O(raw=true)
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
+    DockerException,
+    SwarmClient,
+    docker_argument_spec,
+)
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
+    annotate_health,
+    assess_service,
+)
+
+
+def summarize(service, tasks, nodes, now):
+    # A status snapshot is an assessment of the current spec with no window or deadline.
+    version = service["Version"]["Index"]
+    assessment = assess_service(service, tasks, version, now, None, 0, None, nodes=nodes)
+    update = service.get("UpdateStatus") or {}
+    failures = assessment["failures"]
+    return {
+        "name": service["Spec"]["Name"], "id": service["ID"], "mode": assessment["mode"],
+        "image": service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"], "version": version,
+        "desired": assessment["desired"], "running": assessment["running"], "healthy": assessment["healthy"],
+        "update_state": update.get("State"), "update_message": update.get("Message"),
+        "last_error": failures[-1]["reason"] if failures else None,
+    }
+
+
+def main():
+    module = AnsibleModule(argument_spec=docker_argument_spec(
+        name=dict(type="str", required=True),
+        services=dict(type="list", elements="str"),
+        logs_for=dict(type="list", elements="str", default=[]),
+        log_lines=dict(type="int", default=20),
+        raw=dict(type="bool", default=False),
+    ), supports_check_mode=True)
+    client = SwarmClient(module)
+    client.require_manager()
+    try:
+        services = client.stack_services(module.params["name"])
+        if module.params["services"] is not None:
+            services = [s for s in services if s["Spec"]["Name"] in module.params["services"]]
+        ids = [s["ID"] for s in services]
+        tasks = annotate_health(client.api.tasks(filters={"service": ids})) if ids else []
+        nodes = client.api.nodes()
+        now = client.now()
+        logs = {}
+        for task_id in module.params["logs_for"]:
+            try:
+                logs[task_id] = client.task_logs(task_id, module.params["log_lines"])
+            except DockerException as exc:
+                logs[task_id] = ["(logs unavailable: %s)" % exc]
+    except DockerException as exc:
+        module.fail_json(msg="cannot read stack %s: %s" % (module.params["name"], exc))
+    by_service = {}
+    for task in tasks:
+        by_service.setdefault(task["ServiceID"], []).append(task)
+    result = {
+        "changed": False, "now": now, "logs": logs,
+        "services": [summarize(s, by_service.get(s["ID"], []), nodes, now) for s in services],
+    }
+    if module.params["raw"]:
+        result["raw"] = {"services": services, "tasks": tasks, "nodes": nodes}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: stack_rollback
+short_description: Roll a stack's services back to their previous spec
+version_added: 0.1.0
+description:
+  - Asks Swarm to roll each given service back to its previous spec, and removes services that a failed deploy created.
+  - A service is rolled back only while it still runs the spec of the deploy being undone (O(expected_hashes)), so a
+    service that Swarm already rolled back on its own is not flipped back to the failed spec.
+  - C(conductor.swarm.stack_deploy) calls it when a rollout fails; it can also be used on its own.
+author:
+  - conductor.swarm developers
+extends_documentation_fragment:
+  - conductor.swarm.docker
+attributes:
+  check_mode:
+    support: full
+    description: Reports what it would roll back.
+  diff_mode:
+    support: none
+    description: Reports the services it rolls back in its result.
+  idempotent:
+    support: partial
+    description: With O(expected_hashes), a second run finds nothing on the undone spec and changes nothing.
+options:
+  name:
+    description: Stack name.
+    type: str
+    required: true
+  services:
+    description: Full names of services to roll back to their previous spec. All services of the stack when omitted.
+    type: list
+    elements: str
+  expected_hashes:
+    description:
+      - Per full service name, the C(conductor.swarm.spec-hash) label of the spec being undone.
+      - A service whose label differs is left alone.
+    type: dict
+    default: {}
+  remove:
+    description: Full names of services to remove (created by the deploy being undone).
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Roll the whole shop stack back to the previous version
+  conductor.swarm.stack_rollback:
+    name: shop
+  delegate_to: "{{ groups['managers'][0] }}"
+  run_once: true
+"""
+
+RETURN = r"""
+rolled_back:
+  description: Services rolled back, with the spec version they are on now.
+  returned: always
+  type: dict
+  sample: {"shop_web": 57}
+removed:
+  description: Services removed.
+  returned: always
+  type: list
+  elements: str
+skipped:
+  description: Services left alone, with the reason.
+  returned: always
+  type: dict
+  sample: {"shop_api": "already rolled back by Swarm"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
+    DockerException,
+    SwarmClient,
+    docker_argument_spec,
+)
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import HASH_LABEL
+
+
+def skip_reason(service, expected):
+    """Why a service must not be rolled back, or None."""
+    if not service.get("PreviousSpec"):
+        return "no previous spec"
+    state = (service.get("UpdateStatus") or {}).get("State", "")
+    if state.startswith("rollback"):
+        return "already rolled back by Swarm"
+    label = (service["Spec"].get("Labels") or {}).get(HASH_LABEL)
+    if expected is not None and label != expected:
+        return "not on the spec being undone"
+    return None
+
+
+def main():
+    module = AnsibleModule(argument_spec=docker_argument_spec(
+        name=dict(type="str", required=True),
+        services=dict(type="list", elements="str"),
+        expected_hashes=dict(type="dict", default={}),
+        remove=dict(type="list", elements="str", default=[]),
+    ), supports_check_mode=True)
+    client = SwarmClient(module)
+    client.require_manager()
+    params = module.params
+    result = {"rolled_back": {}, "removed": [], "skipped": {}}
+    try:
+        for service in client.stack_services(params["name"]):
+            name = service["Spec"]["Name"]
+            if name in params["remove"]:
+                if not module.check_mode:
+                    client.api.remove_service(service["ID"])
+                result["removed"].append(name)
+                continue
+            if params["services"] is not None and name not in params["services"]:
+                continue
+            reason = skip_reason(service, params["expected_hashes"].get(name))
+            if reason:
+                result["skipped"][name] = reason
+                continue
+            version = service["Version"]["Index"]
+            if not module.check_mode:
+                client.update_service(service["ID"], version, service["Spec"], rollback=True)
+                version = client.api.inspect_service(service["ID"])["Version"]["Index"]
+            result["rolled_back"][name] = version
+    except DockerException as exc:
+        module.fail_json(msg="rollback of stack %s failed: %s" % (params["name"], exc), **result)
+    module.exit_json(changed=bool(result["rolled_back"] or result["removed"]), **result)
+
+
+if __name__ == "__main__":
+    main()
