@@ -14,7 +14,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help venv engine lab lab-destroy lab-status demo test lint unit molecule \
-        molecule-one-manager molecule-three-managers bench-provision lock clean
+        molecule-one-manager molecule-three-managers bench-provision bench-deploy deploy-tests lock clean
 
 help:
 	@echo "make demo             lab up, provision a 3-node swarm, show docker node ls"
@@ -22,6 +22,7 @@ help:
 	@echo "make lab              start LAB_HOSTS (default 3) bare hosts, write inventories/lab/hosts.yml"
 	@echo "make lab-destroy      remove everything the lab created"
 	@echo "make bench-provision  provisioning wall times for 3 and 5 hosts, and the no-op re-run"
+	@echo "make bench-deploy     deploy to converged, ours vs docker stack deploy; broken release to rollback"
 
 # The virtualenv, from exact pins; rebuilt when requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -82,3 +83,6 @@ lock:
 
 clean: lab-destroy
 	rm -rf .build $(VENV)
+
+bench-deploy: venv engine
+	$(PY) tests/bench/deploy.py

@@ -288,6 +288,9 @@ def render_inventory(hosts: list[dict], managers: int, key: Path) -> str:
         "    ansible_ssh_common_args: >-",
         "      -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
         "    ansible_python_interpreter: /usr/bin/python3",
+        "    # The lab's own registry (lab/registry.py) speaks plain HTTP inside the lab.",
+        "    docker_engine_daemon_options:",
+        "      insecure-registries: [\"lab-registry:5000\"]",
         "  children:",
     ]
     # "retired" is where a test moves a host to take it out of the swarm.
@@ -336,6 +339,8 @@ def remove_host(name: str) -> None:
 
 
 def destroy() -> None:
+    import registry  # lab/registry.py: the lab's registry goes with the lab
+    registry.down()
     for name in lab_containers():
         remove_host(name)
     vols = docker("volume", "ls", "-q", "--filter", f"label={LAB_LABEL}=volume").stdout.split()

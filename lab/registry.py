@@ -76,7 +76,7 @@ FROM {base}
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
       -o APT::Keep-Downloaded-Packages=false docker-registry apache2-utils >/dev/null \\
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY config.yml {config_dir}/config.yml
 RUN install -d -o docker-registry -g docker-registry -m 0700 {data_dir} \\
  && install -d -o docker-registry -g docker-registry -m 0500 {config_dir}/auth
@@ -337,7 +337,7 @@ def up(name: str = NAME) -> dict:
            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", image)
     try:
         # The hash goes in through the engine, readable only by the registry's user.
-        docker("cp", "-a", "-", f"{name}:{CONFIG_DIR}/auth",
+        docker("cp", "-", f"{name}:{CONFIG_DIR}/auth",
                input=_tar_of("htpasswd", entry, uid, gid, 0o400), text=False)
         docker("start", name)
         wait_ready(name, password)
@@ -449,9 +449,9 @@ def verify_node(reference: str, name: str = NAME) -> None:
             if time.monotonic() > deadline:
                 raise RegistryError(f"{node}: systemd did not come up")
             time.sleep(1)
-        log(f"{node}: installing docker.io")
+        log(f"{node}: installing docker.io and docker-cli (as the docker_engine role does)")
         sh("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
-           "docker.io >/dev/null 2>&1 && systemctl start docker && docker version --format "
+           "docker.io docker-cli >/dev/null && systemctl start docker && docker version --format "
            "'engine {{.Server.Version}}'")
         login_cmd = f"docker login {address} -u {USERNAME} --password-stdin"
         res = sh(login_cmd, check=False, input=password + "\n")
@@ -461,7 +461,9 @@ def verify_node(reference: str, name: str = NAME) -> None:
             f"{res.stderr.strip().splitlines()[-1]}")
         daemon_json = json.dumps({INSECURE_REGISTRIES_KEY: [address]})
         sh(f"mkdir -p /etc/docker && printf '%s\\n' '{daemon_json}' > /etc/docker/daemon.json "
-           "&& systemctl restart docker && docker info --format '{{{{.RegistryConfig.IndexConfigs}}}}' >/dev/null")
+           "&& systemctl restart docker")
+        if address not in sh("docker info 2>/dev/null | sed -n '/Insecure Registries:/,/^ [A-Z]/p'").stdout:
+            raise RegistryError(f"{node}: dockerd did not take {address} as an insecure registry")
         sh(login_cmd, input=password + "\n")
         out = sh(f"docker pull {reference} && docker image inspect -f '{{{{.Id}}}}' {reference}").stdout
         log(f"{node}: with {daemon_json} in /etc/docker/daemon.json, pulled {reference}")

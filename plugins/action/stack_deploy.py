@@ -169,6 +169,8 @@ class ActionModule(ActionBase):
                 stack = {"verdict": FAILED, "reason": "service(s) %s disappeared" % ", ".join(sorted(missing))}
             verdicts = dict((a["name"], a["verdict"]) for a in assessments)
             if stack["verdict"] != PENDING:
+                display.display("  %sstack %s: %s after %.1fs" % ("rollback of " if rolling_back else "", self.stack,
+                                                                stack["verdict"], time.time() - start))
                 return {"verdict": stack["verdict"], "reason": stack["reason"], "services": verdicts,
                         "seconds": round(time.time() - start, 1), "assessments": assessments}
             if now - manager_start > tracking["deadline"] + tracking["monitor"] + 30:

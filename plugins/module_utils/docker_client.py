@@ -161,11 +161,9 @@ class SwarmClient:
     def create_network(self, body):
         return self._post("/networks/create", body)
 
-    def create_config(self, name, data, labels):
-        return self.api.create_config(name, data, labels=labels)
-
-    def create_secret(self, name, data, labels):
-        return self.api.create_secret(name, data, labels=labels)
+    def create_object(self, kind, spec):
+        """Create a config or secret from its full Engine body (keeps template and secret drivers)."""
+        return self._post("/%s/create" % kind, spec)
 
     def resolve_digest(self, image, registry_auth=None):
         """The manifest digest the registry serves for `image` right now."""

@@ -26,7 +26,6 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
     SwarmClient,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import (
-    HASH_LABEL,
     changes,
     plan_services,
     spec_hash,
@@ -40,12 +39,6 @@ def pin_digest(image, digest):
     if "@" in image:
         return image
     return "%s@%s" % (image, digest)
-
-
-def version_name(stack, logical, full):
-    """Logical name of a config/secret version named <stack>_<logical>_<hash>."""
-    prefix = "%s_%s_" % (stack, logical)
-    return full.startswith(prefix)
 
 
 def referenced_objects(services, kind):
@@ -65,8 +58,8 @@ def versions_to_remove(objects, used, keep):
     """Per logical name, the unused versions beyond the newest `keep`."""
     groups = {}
     for obj in objects:
-        labels = (obj.get("Spec") or {}).get("Labels") or {}
-        group = labels.get("conductor.swarm.logical-name") or obj["Spec"]["Name"].rsplit("_", 1)[0]
+        # <stack>_<name>_<content hash>: versions of one config share what precedes the hash.
+        group = obj["Spec"]["Name"].rsplit("_", 1)[0]
         groups.setdefault(group, []).append(obj)
     remove = []
     for members in groups.values():
@@ -227,8 +220,7 @@ class StackManager:
         for kind in ("configs", "secrets"):
             for obj in converted[kind].values():
                 if obj["name"] in objects[kind]:
-                    create = self.client.create_config if kind == "configs" else self.client.create_secret
-                    made = create(obj["name"], obj["data"], obj["labels"])
+                    made = self.client.create_object(kind, obj["spec"])
                     self.undo.append((kind[:-1], made["ID"], obj["name"]))
             lister = self.client.stack_objects(kind, self.stack)
             external = [o for o in converted[kind].values() if o.get("external")]
@@ -244,6 +236,8 @@ class StackManager:
                 result["services"][name]["id"] = made["ID"]
             else:
                 service = live[name]
+                # As docker stack deploy does: a different ForceUpdate would restart every task.
+                spec["TaskTemplate"]["ForceUpdate"] = service["Spec"]["TaskTemplate"].get("ForceUpdate", 0)
                 self.client.update_service(service["ID"], service["Version"]["Index"], spec, auth)
                 self.undo.append(("update", service["ID"], name))
             inspected = self.client.api.inspect_service(result["services"][name]["id"])
@@ -296,7 +290,3 @@ class StackManager:
         return {"changed": bool(removed["configs"] or removed["secrets"]), "removed": removed,
                 "stack": self.stack}
 
-
-def service_hashes(services):
-    """{name: spec hash label} of live services."""
-    return dict((s["Spec"]["Name"], ((s["Spec"].get("Labels") or {}).get(HASH_LABEL))) for s in services)

@@ -8,6 +8,7 @@ def test_inventory_groups_and_connection():
     inv = yaml.safe_load(labctl.render_inventory(hosts, 1, "/k/id"))
     assert inv["all"]["vars"]["ansible_host"] == "127.0.0.1"
     assert inv["all"]["vars"]["ansible_ssh_private_key_file"] == "/k/id"
+    assert inv["all"]["vars"]["docker_engine_daemon_options"] == {"insecure-registries": ["lab-registry:5000"]}
     children = inv["all"]["children"]
     assert list(children["managers"]["hosts"]) == ["lab-1"]
     assert list(children["workers"]["hosts"]) == ["lab-2", "lab-3"]

@@ -1,0 +1,40 @@
+"""The lab a deploy needs, for the deploy tests and bench-deploy alike: 3 bare
+hosts provisioned into a swarm, the lab registry with credentials, and the
+example app's images pushed to it."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
+VERSIONS = ("1.0.0", "2.0.0")
+sys.path.insert(0, str(ROOT / "lab"))
+
+
+def env():
+    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                PATH="%s:%s" % (ROOT / ".venv" / "bin", os.environ["PATH"]))
+
+
+def sh(cmd, **kw):
+    return subprocess.run([str(c) for c in cmd], cwd=str(ROOT), env=env(), text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, **kw)
+
+
+def prepare(log_dir, hosts=3, managers=1):
+    """Bring the lab up and provisioned, with images in its registry. Returns registry facts."""
+    py = ROOT / ".venv" / "bin" / "python"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for step in ([py, "lab/labctl.py", "up", "--hosts", hosts, "--managers", managers],
+                 ["bash", "examples/app/build.sh", *VERSIONS],
+                 ["ansible-playbook", "playbooks/provision.yml"]):
+        proc = sh(step)
+        (log_dir / ("prepare-%s.log" % Path(str(step[1])).stem)).write_text(proc.stdout)
+        if proc.returncode != 0:
+            raise RuntimeError("%s failed:\n%s" % (" ".join(map(str, step)), proc.stdout[-3000:]))
+    import registry  # lab/registry.py
+    registry.up()
+    info = registry.info()
+    digests = registry.push(["conductor/demo-app:%s" % v for v in VERSIONS])
+    return {"registry": info, "digests": digests, "password": Path(info["password_file"]).read_text().strip()}

@@ -1,0 +1,176 @@
+"""stack_deploy on the lab, through playbooks/deploy.yml, as a user runs it.
+
+The tests share one stack and run in file order: each starts from the state
+the previous one left (pytest runs a file's tests in order).
+"""
+import base64
+import json
+import re
+
+import pytest
+
+from conftest import LOG_DIR, ROOT, deploy, services, sh
+
+STACK = "demo"
+pytestmark = pytest.mark.usefixtures("lab")
+
+
+def container_specs(manager):
+    return dict((name, s["Spec"]["TaskTemplate"]["ContainerSpec"]) for name, s in services(manager, STACK).items())
+
+
+def running_task_images(manager, service):
+    out = manager.check_output("docker service ps --filter desired-state=running --format '{{.ID}}' %s" % service)
+    tasks = json.loads(manager.check_output("docker inspect %s" % " ".join(out.split()))) if out.split() else []
+    return [(t["Status"]["State"], t["Spec"]["ContainerSpec"]["Image"],
+             sorted(t["Spec"]["ContainerSpec"].get("Env") or [])) for t in tasks]
+
+
+def assert_serving(manager, before):
+    """Every service runs its `before` container spec on every task, all running."""
+    live = container_specs(manager)
+    assert set(live) == set(before)
+    for name, spec in before.items():
+        assert live[name]["Image"] == spec["Image"], name
+        assert sorted(live[name].get("Env") or []) == sorted(spec.get("Env") or []), name
+        tasks = running_task_images(manager, name)
+        assert tasks, name
+        for state, image, env in tasks:
+            assert (state, image, env) == ("running", spec["Image"], sorted(spec.get("Env") or [])), name
+
+
+def test_first_deploy_converges_and_stack_info_reports_it(lab, manager):
+    proc = deploy(lab, STACK, "first")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "demo_web: 3/3 updated, 3/3 running, 3/3 healthy" in proc.stdout
+    live = services(manager, STACK)
+    assert sorted(live) == ["demo_api", "demo_web"]
+    for name, service in live.items():
+        image = service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+        assert re.search(r"@sha256:[0-9a-f]{64}$", image), "image not pinned by digest: %s" % image
+        assert service["Spec"]["Labels"]["com.docker.stack.namespace"] == STACK
+    # stack_info, as a user calls it
+    proc = sh(["ansible", "managers[0]", "-m", "conductor.swarm.stack_info", "-a", "name=%s" % STACK, "-o"],
+              timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    summary = json.loads(proc.stdout.split("=>", 1)[1])
+    by_name = dict((s["name"], s) for s in summary["services"])
+    assert by_name["demo_web"]["healthy"] == by_name["demo_web"]["desired"] == 3
+    assert by_name["demo_api"]["healthy"] == by_name["demo_api"]["desired"] == 2
+    assert by_name["demo_web"]["update_state"] in (None, "completed")
+
+
+def test_redeploying_unchanged_files_changes_nothing(lab, manager):
+    before = dict((n, (s["Version"]["Index"], s["UpdatedAt"])) for n, s in services(manager, STACK).items())
+    proc = deploy(lab, STACK, "unchanged")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert re.search(r"ok=\d+\s+changed=0\s", proc.stdout), proc.stdout[-2000:]
+    after = dict((n, (s["Version"]["Index"], s["UpdatedAt"])) for n, s in services(manager, STACK).items())
+    assert after == before
+
+
+def test_check_mode_reports_the_change_and_changes_nothing(lab, manager):
+    before = dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items())
+    proc = deploy(lab, STACK, "check", variables={"WEB_VERSION": "2.0.0"}, check=True)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "demo_web (files)" in proc.stdout and "TaskTemplate.ContainerSpec.Image" in proc.stdout
+    assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
+
+
+def test_new_version_rolls_out(lab, manager):
+    proc = deploy(lab, STACK, "v2", variables={"WEB_VERSION": "2.0.0"})
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    image = services(manager, STACK)["demo_web"]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    assert image.endswith(lab["digests"]["conductor/demo-app:2.0.0"])
+    assert all(t[0] == "running" and t[1] == image for t in running_task_images(manager, "demo_web"))
+
+
+def test_changed_config_rolls_out_and_old_versions_are_pruned(lab, manager, tmp_path):
+    override = tmp_path / "config-change.yml"
+    conf = tmp_path / "app.conf"
+    conf.write_text("greeting=changed by a test\n")
+    override.write_text("version: '3.8'\nconfigs:\n  app_conf:\n    file: %s\n" % conf)
+    base = ROOT / "examples" / "stack" / "demo.yml"
+    proc = deploy(lab, STACK, "config", variables={"WEB_VERSION": "2.0.0"}, files=[base, override])
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    live = services(manager, STACK)
+    refs = [c["ConfigName"] for s in live.values()
+            for c in s["Spec"]["TaskTemplate"]["ContainerSpec"].get("Configs") or []]
+    assert refs and all(r.startswith("demo_app_conf_") for r in refs)
+    content = manager.check_output("docker config inspect --format '{{json .Spec.Data}}' %s" % refs[0])
+    assert base64.b64decode(json.loads(content)).decode() == "greeting=changed by a test\n"
+
+
+def test_a_service_edited_by_hand_shows_as_drift(lab, manager):
+    manager.check_output("docker service update --detach --env-add EDITED_BY_HAND=1 demo_api")
+    proc = deploy(lab, STACK, "drift", variables={"WEB_VERSION": "2.0.0"}, check=True)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "edited by hand since the last deploy (drift)" in proc.stdout
+    assert "demo_api" in proc.stdout
+    # A real deploy puts the files' spec back.
+    proc = deploy(lab, STACK, "undrift", variables={"WEB_VERSION": "2.0.0"})
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    env = services(manager, STACK)["demo_api"]["Spec"]["TaskTemplate"]["ContainerSpec"].get("Env") or []
+    assert "EDITED_BY_HAND=1" not in env
+
+
+COMPOSE = ROOT / "tests" / "lab" / "compose"
+BROKEN = {
+    # name: (variables, overrides, extra -e, reason the failure must give)
+    "missing-image": ({"WEB_VERSION": "9.9.9-does-not-exist"}, [], ["stack_resolve_image=never"],
+                      r"demo_web (failed|rolled back): .*(cannot be pulled|No such image|manifest unknown|not found)"),
+    "exits": ({"WEB_VERSION": "2.0.0"}, [COMPOSE / "web-crash.yml"], [],
+              r"demo_web (failed|rolled back): .*exit code 1"),
+    "unhealthy": ({"WEB_VERSION": "2.0.0"}, [COMPOSE / "web-unhealthy.yml"], [],
+                  r"demo_web (failed|rolled back): .*(healthcheck|unhealthy)"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_broken_release_fails_with_reason_and_logs_and_rolls_back(lab, manager, kind):
+    variables, overrides, extra, reason = BROKEN[kind]
+    before = container_specs(manager)
+    args = ["-e", "stack_service_deadline=60", "-e", "stack_deadline=90"]
+    for e in extra:
+        args += ["-e", e]
+    files = [ROOT / "examples" / "stack" / "demo.yml"] + overrides
+    proc = deploy(lab, STACK, "broken-%s" % kind, *args, variables=variables, files=files)
+    assert proc.returncode != 0, proc.stdout[-4000:]
+    out = proc.stdout
+    assert re.search(reason, out), out[-4000:]
+    assert "was rolled back: the stack is back on the previous version" in out, out[-4000:]
+    # Useful logs: the failing task's own last lines are in the output.
+    if kind == "exits":
+        assert "last log lines of task" in out and "CRASH" in out, out[-4000:]
+    if kind == "unhealthy":
+        assert "last log lines of task" in out and "HEALTH=fail" in out, out[-4000:]
+    assert proc.seconds < 90 + 60, "took %.0fs" % proc.seconds
+    assert_serving(manager, before)
+
+
+def test_missing_image_is_refused_before_touching_the_swarm(lab, manager):
+    before = dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items())
+    proc = deploy(lab, STACK, "refused-image", variables={"WEB_VERSION": "9.9.9-does-not-exist"})
+    assert proc.returncode != 0
+    assert "cannot be resolved from their registry, nothing was changed" in proc.stdout
+    assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
+
+
+def test_bad_compose_file_is_refused_and_changes_nothing(lab, manager, tmp_path):
+    before = dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items())
+    bad = tmp_path / "bad.yml"
+    bad.write_text("version: '3.8'\nservices:\n  web:\n    image: x\n    deploy:\n      replicas: many\n")
+    proc = deploy(lab, STACK, "bad-compose", files=[bad])
+    assert proc.returncode != 0
+    assert "nothing was changed" in proc.stdout
+    assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
+
+
+def test_no_secret_reaches_any_output(lab):
+    planted = [lab["password"], (ROOT / "examples" / "stack" / "secrets" / "app_token.txt").read_text().strip()]
+    logs = sorted(LOG_DIR.glob("deploy-*.log"))
+    assert len(logs) >= 5
+    for path in logs:
+        text = path.read_text(errors="replace")
+        for secret in planted:
+            assert secret not in text, "a secret leaked into %s" % path.name
