@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
         molecule-one-manager molecule-three-managers bench-provision bench-deploy deploy-tests lock clean
 
 help:
-	@echo "make demo             lab up, provision a 3-node swarm, show docker node ls"
+	@echo "make demo             lab up, provision a 3-node swarm, deploy the example stack, update it under traffic"
 	@echo "make test             lint, unit tests and the multi-host Molecule scenarios"
 	@echo "make lab              start LAB_HOSTS (default 3) bare hosts, write inventories/lab/hosts.yml"
 	@echo "make lab-destroy      remove everything the lab created"
@@ -48,11 +48,8 @@ lab-destroy: engine
 lab-status: engine
 	$(PY) lab/labctl.py status
 
-demo: lab
-	$(BIN)/ansible-playbook playbooks/provision.yml
-	@echo; echo "== docker node ls on the first manager =="
-	$(BIN)/ansible managers[0] -m ansible.builtin.command -a "docker node ls" -o 2>/dev/null \
-	  | sed 's/ | CHANGED | rc=0 | (stdout) /\n/; s/\\n/\n/g'
+demo: venv engine
+	$(PY) scripts/demo.py
 
 test: venv engine
 	bash tests/run-all.sh
@@ -71,6 +68,9 @@ molecule-one-manager: venv engine
 
 molecule-three-managers: venv engine
 	bash tests/molecule.sh three_managers
+
+deploy-tests: venv engine
+	$(BIN)/pytest -v -p no:cacheprovider tests/lab
 
 bench-provision: venv engine
 	$(PY) tests/bench/provision.py

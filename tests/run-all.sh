@@ -25,5 +25,7 @@ stage() {
 stage lint bash tests/lint.sh
 stage unit pytest -q -p no:cacheprovider tests/unit
 stage molecule bash tests/molecule.sh
+# The example app on this machine's engine, then deploys on a fresh lab.
+stage lab-tests bash -c "python lab/labctl.py destroy && pytest -v -p no:cacheprovider tests/lab"
 echo
 echo "suite: $passed passed, $failed failed"

@@ -19,6 +19,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.conductor.swarm.plugins.modules.stack_deploy import argument_spec
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
     CONVERGED,
     FAILED,
@@ -36,8 +37,6 @@ display = Display()
 TRACKING_OPTIONS = ("wait", "deadline", "service_deadline", "monitor", "rollback", "poll_interval", "log_lines")
 CONNECTION_OPTIONS = ("docker_host", "tls", "validate_certs", "cert_path", "ca_path", "client_cert",
                       "client_key", "api_version", "timeout")
-DEFAULTS = {"wait": True, "deadline": 600, "service_deadline": 300, "monitor": 5, "rollback": True,
-            "poll_interval": 2.0, "log_lines": 20}
 
 
 def referenced_paths(documents):
@@ -63,16 +62,15 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         self.task_vars = task_vars or {}
-        args = dict(self._task.args)
-        tracking = dict(DEFAULTS)
-        for key in TRACKING_OPTIONS:
-            if key in args:
-                tracking[key] = args[key]
+        # The module's own spec, checked here: bad input stops before the manager is asked anything.
+        _, args = self.validate_argument_spec(argument_spec=argument_spec(),
+                                              required_one_of=[("compose", "compose_files")])
+        tracking = dict((key, args[key]) for key in TRACKING_OPTIONS)
         module_args = dict((k, v) for k, v in args.items() if k != "compose_files")
         documents, files = self.read_compose(args)
         module_args["compose"] = documents + list(args.get("compose") or [])
         module_args["files"] = dict(list(files.items()) + list((args.get("files") or {}).items()))
-        self.connection_args = dict((k, args[k]) for k in CONNECTION_OPTIONS if k in args)
+        self.connection_args = dict((k, args[k]) for k in CONNECTION_OPTIONS if args.get(k) is not None)
         self.stack = args.get("name")
 
         applied = self._execute_module("conductor.swarm.stack_deploy", module_args=module_args,
@@ -84,7 +82,7 @@ class ActionModule(ActionBase):
                        if svc["action"] in ("create", "update"))
         if not changed:
             return result
-        rollout = self.track(changed, tracking)
+        rollout = self.track(changed, tracking, started_at=applied.get("started_at"))
         result["rollout"] = rollout
         if rollout["verdict"] == CONVERGED:
             cleanup = self._execute_module("conductor.swarm.stack_deploy",
@@ -132,7 +130,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("lost track of the rollout: %s" % info.get("msg"))
         return info
 
-    def track(self, targets, tracking, rolling_back=False):
+    def track(self, targets, tracking, rolling_back=False, started_at=None):
         """Poll until every target service converged, one failed, or the deadline passed.
 
         targets: {name: {"version": spec version to reach}}.
@@ -154,7 +152,7 @@ class ActionModule(ActionBase):
             for service in raw["services"]:
                 name = service["Spec"]["Name"]
                 deadline = manager_start + min(tracking["deadline"], tracking["service_deadline"])
-                started = parse_timestamp(service.get("UpdatedAt")) or manager_start
+                started = started_at or parse_timestamp(service.get("UpdatedAt")) or manager_start
                 assessment = assess_service(
                     service, tasks_by_service.get(service["ID"], []), targets[name]["version"], now, started,
                     tracking["monitor"], deadline, nodes=raw["nodes"], previous=previous.get(name))

@@ -136,7 +136,7 @@ class SwarmClient:
     # --- stacks: raw Engine API calls, so specs go to Swarm exactly as built ---
 
     def _post(self, path, data, params=None, headers=None, *args):
-        res = self.api._post_json(self.api._url(path, *args), data=data, params=params, headers=headers)
+        res = self.api._post_json(self.api._url(path, *args), data=data, params=params, headers=headers or {})
         return self.api._result(res, json=True) if res.content else {}
 
     def stack_services(self, stack):
@@ -156,7 +156,7 @@ class SwarmClient:
             params["rollback"] = "previous"
         return self.api._result(self.api._post_json(
             self.api._url("/services/{0}/update", service_id), data=spec, params=params,
-            headers=auth_header(registry_auth)), json=True)
+            headers=auth_header(registry_auth) or {}), json=True)
 
     def create_network(self, body):
         return self._post("/networks/create", body)

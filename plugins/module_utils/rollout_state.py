@@ -536,13 +536,22 @@ def _stable_since(ready, healthy_tasks, previous, now):
     return now
 
 
+def _rollback_failures(service, old_tasks, started_at):
+    """Failed tasks of the spec Swarm rolled back from.
+
+    That spec is PreviousSpec while the rollback runs; Swarm clears it once the
+    rollback is done, and then every other task that failed since the rollout
+    started was ours.
+    """
+    template = _template(service.get("PreviousSpec") or {})
+    ours = [task for task in old_tasks if not template or task_matches_template(task, template)]
+    return _failures(ours, REPLICATED, 0, started_at)
+
+
 def _rollback_reason(service, update, old_tasks, started_at):
     reason = "Swarm rolled the update back (%s: %s)" % (
         update.get("State"), update.get("Message") or "no message")
-    # After a rollback the spec we deployed is PreviousSpec: say why its tasks failed.
-    template = _template(service.get("PreviousSpec") or {})
-    ours = [task for task in old_tasks if template and task_matches_template(task, template)]
-    failures = _failures(ours, REPLICATED, 0, started_at)
+    failures = _rollback_failures(service, old_tasks, started_at)
     if failures:
         reason += "; the new spec failed: %s" % failures[-1]["reason"]
     return reason
@@ -634,6 +643,9 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     if fail_mode == IGNORE:
         verdict, reason = IGNORED, "fail mode ignore, otherwise %s: %s" % (verdict, reason)
     update = service.get("UpdateStatus") or {}
+    if verdict == ROLLED_BACK:
+        # The failures behind Swarm's rollback, so their logs can be shown.
+        failures = failures + _rollback_failures(service, old, started_at)
     task_states = _task_states(new, failures, mode, names, started_at)
     return {
         "name": service_name(service), "verdict": verdict, "reason": reason,

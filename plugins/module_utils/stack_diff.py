@@ -49,14 +49,39 @@ def without_own_labels(spec):
     return spec
 
 
-def with_own_labels(spec):
-    """The spec to send: the spec plus its hash and its compressed copy."""
-    clean = without_own_labels(spec)
-    labeled = copy.deepcopy(clean)
+def with_own_labels(spec, identity=None):
+    """The spec to send, labelled with the hash and a compressed copy of `identity`.
+
+    identity: the spec as the files describe it (names, no IDs); defaults to
+    `spec`. Swarm stores IDs where the files name things, so labels describe
+    the files' view, and live specs are normalised back to it (normalize_live).
+    """
+    identity = without_own_labels(identity if identity is not None else spec)
+    labeled = without_own_labels(spec)
     labels = labeled.setdefault("Labels", {})
-    labels[HASH_LABEL] = spec_hash(clean)
-    labels[LAST_APPLIED_LABEL] = encode_spec(clean)
+    labels[HASH_LABEL] = spec_hash(identity)
+    labels[LAST_APPLIED_LABEL] = encode_spec(identity)
     return labeled
+
+
+def normalize_live(spec, network_names=None):
+    """A stored spec in the files' terms: network IDs back to names, no config or secret IDs."""
+    spec = without_own_labels(spec)
+    template = spec.get("TaskTemplate") or {}
+    for net in template.get("Networks") or []:
+        net["Target"] = (network_names or {}).get(net.get("Target"), net.get("Target"))
+    container = template.get("ContainerSpec") or {}
+    for ref in container.get("Configs") or []:
+        ref.pop("ConfigID", None)
+    for ref in container.get("Secrets") or []:
+        ref.pop("SecretID", None)
+    return spec
+
+
+def last_applied(service):
+    """The files' spec a service was last deployed with, or None if we did not deploy it."""
+    labels = ((service or {}).get("Spec") or {}).get("Labels") or {}
+    return decode_spec(labels.get(LAST_APPLIED_LABEL, ""))
 
 
 def encode_spec(spec):
@@ -111,13 +136,12 @@ def drift(applied, live, path=()):
     return found
 
 
-def live_drift(service):
+def live_drift(service, network_names=None):
     """Drift of a live service (GET /services answer) from its last-applied label."""
-    spec = service.get("Spec") or {}
-    applied = decode_spec((spec.get("Labels") or {}).get(LAST_APPLIED_LABEL, ""))
+    applied = last_applied(service)
     if applied is None:
         return None  # not deployed by us: nothing to compare with
-    return drift(applied, without_own_labels(spec))
+    return drift(applied, normalize_live(service.get("Spec") or {}, network_names))
 
 
 def changes(before, after, path=()):
@@ -131,11 +155,12 @@ def changes(before, after, path=()):
     return out
 
 
-def plan_services(desired, live, prune=False):
+def plan_services(desired, live, prune=False, network_names=None):
     """Which services to create, update, leave alone or remove.
 
     desired: {full service name: spec without our labels}
     live:    {full service name: service as GET /services returns it}
+    network_names: {network ID: name}, to read live specs in the files' terms
     """
     plan = {"create": [], "update": [], "unchanged": [], "remove": [], "drift": {}}
     for name in sorted(desired):
@@ -144,7 +169,7 @@ def plan_services(desired, live, prune=False):
             plan["create"].append(name)
             continue
         labels = (service.get("Spec") or {}).get("Labels") or {}
-        drifted = live_drift(service)
+        drifted = live_drift(service, network_names)
         if drifted:
             plan["drift"][name] = drifted
         if labels.get(HASH_LABEL) == spec_hash(desired[name]) and not drifted:

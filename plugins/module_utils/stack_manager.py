@@ -27,10 +27,11 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import (
     changes,
+    last_applied,
+    normalize_live,
     plan_services,
     spec_hash,
     with_own_labels,
-    without_own_labels,
 )
 
 
@@ -106,7 +107,8 @@ class StackManager:
         if self.params["resolve_image"] == "always":
             self.resolve_images(desired)
         live_services = dict((s["Spec"]["Name"], s) for s in self.client.stack_services(self.stack))
-        plan = plan_services(desired, live_services, prune=self.params["prune"])
+        self.network_names = dict((n["Id"], n["Name"]) for n in self.client.api.networks())
+        plan = plan_services(desired, live_services, prune=self.params["prune"], network_names=self.network_names)
         objects = self.missing_objects(converted)
         result = self.describe(plan, desired, live_services, objects)
         result["changed"] = bool(plan["create"] or plan["update"] or plan["remove"]
@@ -115,9 +117,11 @@ class StackManager:
             result["diff"] = self.diff(plan, desired, live_services)
         if self.module.check_mode or not result["changed"]:
             return self.module.exit_json(**result)
+        # Engine time before the change: task failures from then on are this rollout's.
+        result["started_at"] = self.client.now()
         try:
             self.apply(plan, desired, live_services, converted, objects, result)
-        except DockerException as exc:
+        except Exception as exc:  # pylint: disable=broad-except  # any failure: undo, never leave half a stack
             undone = self.rollback_partial()
             self.module.fail_json(
                 msg="the swarm refused part of the deploy (%s); what this run had changed was undone: %s"
@@ -174,7 +178,7 @@ class StackManager:
     def describe(self, plan, desired, live, objects):
         services = {}
         for name in plan["create"] + plan["update"] + plan["unchanged"]:
-            before = without_own_labels((live.get(name) or {}).get("Spec") or {})
+            before = self.before(live.get(name))
             services[name] = {
                 "action": "create" if name in plan["create"] else "update" if name in plan["update"] else "unchanged",
                 "id": (live.get(name) or {}).get("ID"),
@@ -190,10 +194,16 @@ class StackManager:
         return {"stack": self.stack, "services": services, "drift": plan["drift"],
                 "created": objects, "removed": {"services": plan["remove"], "configs": [], "secrets": []}}
 
+    def before(self, service):
+        """A live service in the files' terms: its last-applied spec, else its normalised live spec."""
+        if service is None:
+            return {}
+        return last_applied(service) or normalize_live(service["Spec"], self.network_names)
+
     def diff(self, plan, desired, live):
         before, after = {}, {}
         for name in plan["create"] + plan["update"] + plan["remove"]:
-            old = without_own_labels((live.get(name) or {}).get("Spec") or {})
+            old = self.before(live.get(name))
             new = desired.get(name) or {}
             lines_before, lines_after = [], []
             for path, a, b in changes(old, new):
@@ -229,7 +239,7 @@ class StackManager:
                 lister = lister + [o for o in every if o["Spec"]["Name"] in set(e["name"] for e in external)]
             ids[kind] = dict((o["Spec"]["Name"], o["ID"]) for o in lister)
         for name in plan["create"] + plan["update"]:
-            spec = with_own_labels(self.with_object_ids(desired[name], ids))
+            spec = with_own_labels(self.with_object_ids(desired[name], ids), identity=desired[name])
             if name in plan["create"]:
                 made = self.client.create_service(spec, auth)
                 self.undo.append(("service", made["ID"], name))

@@ -181,6 +181,10 @@ drift:
   returned: always
   type: dict
   sample: {"shop_web": ["Mode.Replicated.Replicas"]}
+started_at:
+  description: The manager's clock (seconds since the epoch) just before the swarm was changed.
+  returned: when the swarm was changed
+  type: float
 rollout:
   description: How the tracked rollout ended (action plugin); absent in check mode or with O(wait=false).
   returned: when changed and O(wait=true)

@@ -90,11 +90,12 @@ from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import 
 
 def skip_reason(service, expected):
     """Why a service must not be rolled back, or None."""
-    if not service.get("PreviousSpec"):
-        return "no previous spec"
+    # Swarm's own rollback clears PreviousSpec: check for it first.
     state = (service.get("UpdateStatus") or {}).get("State", "")
     if state.startswith("rollback"):
         return "already rolled back by Swarm"
+    if not service.get("PreviousSpec"):
+        return "no previous spec"
     label = (service["Spec"].get("Labels") or {}).get(HASH_LABEL)
     if expected is not None and label != expected:
         return "not on the spec being undone"

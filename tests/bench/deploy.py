@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
+sys.path.insert(0, str(ROOT / "lab"))
 from labenv import INVENTORY, prepare, sh  # noqa: E402
 
 import yaml  # noqa: E402

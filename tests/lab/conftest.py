@@ -13,7 +13,9 @@ import pytest
 import testinfra
 import yaml
 
-from labenv import INVENTORY, ROOT, prepare, sh  # noqa: F401  (sh is used by the tests)
+import sys
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
+from labenv import INVENTORY, ROOT, prepare, sh  # noqa: E402,F401  (sh is used by the tests)
 
 LOG_DIR = Path(os.environ.get("CONDUCTOR_LOG_DIR", ROOT / ".build" / "logs" / "deploy"))
 STACK_FILE = ROOT / "examples" / "stack" / "demo.yml"

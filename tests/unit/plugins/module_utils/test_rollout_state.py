@@ -336,6 +336,16 @@ def test_swarm_auto_rollback_is_rolled_back_never_success(fail_mode):
     assert (later["running"], later["healthy"]) == (3, 3)
 
 
+def test_a_finished_rollback_without_previous_spec_still_says_why_and_lists_the_failures():
+    # Swarm clears PreviousSpec once its own rollback is done.
+    service = load("web_rollback.service.json")
+    service.pop("PreviousSpec", None)
+    result = assess(service, "web_rollback.tasks.json", 12, monitor=0)
+    assert result["verdict"] == rs.ROLLED_BACK
+    assert result["reason"].endswith("the new spec failed: exit code 1")
+    assert result["failures"] and all(f["exit_code"] == 1 for f in result["failures"])
+
+
 def test_a_rollback_under_way_is_rolled_back_too():
     service = load("web_rollback.service.json")
     service["UpdateStatus"] = {"State": "rollback_started", "StartedAt": "2024-05-14T09:30:02.300000000Z",

@@ -108,3 +108,17 @@ def test_plan_reapplies_a_drifted_service_and_reports_it():
     plan = plan_services({"shop_web": SPEC}, {"shop_web": live})
     assert plan["update"] == ["shop_web"]
     assert plan["drift"] == {"shop_web": ["Mode.Replicated.Replicas"]}
+
+
+def test_live_specs_are_read_in_the_files_terms():
+    files = copy.deepcopy(SPEC)
+    files["TaskTemplate"]["Networks"] = [{"Target": "shop_backend", "Aliases": ["web"]}]
+    files["TaskTemplate"]["ContainerSpec"]["Configs"] = [{"ConfigName": "shop_conf_ab", "File": {"Name": "/c"}}]
+    sent = copy.deepcopy(files)
+    sent["TaskTemplate"]["ContainerSpec"]["Configs"][0]["ConfigID"] = "cfgid"
+    live = {"Spec": with_own_labels(sent, identity=files)}
+    live["Spec"]["TaskTemplate"]["Networks"][0]["Target"] = "netid"
+    assert live["Spec"]["Labels"][HASH_LABEL] == spec_hash(files)
+    assert live_drift(live, {"netid": "shop_backend"}) == []
+    assert plan_services({"shop_web": files}, {"shop_web": live}, network_names={"netid": "shop_backend"})[
+        "unchanged"] == ["shop_web"]

@@ -1,4 +1,4 @@
-"""The lab a deploy needs, for the deploy tests and bench-deploy alike: 3 bare
+"""The lab a deploy needs, for make demo, the deploy tests and bench-deploy: 3 bare
 hosts provisioned into a swarm, the lab registry with credentials, and the
 example app's images pushed to it."""
 import os
@@ -6,10 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
 VERSIONS = ("1.0.0", "2.0.0")
 sys.path.insert(0, str(ROOT / "lab"))
+# testinfra and the tests call ansible tools by name: the project's own first.
+os.environ["PATH"] = "%s:%s" % (ROOT / ".venv" / "bin", os.environ.get("PATH", ""))
+os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
 
 
 def env():
