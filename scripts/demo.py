@@ -7,14 +7,17 @@ asks the web service for its version, bounded in count and time, while the
 update to 2.0.0 rolls out.
 """
 import collections
+import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
-from labenv import INVENTORY, prepare, sh  # noqa: E402
+from labenv import INVENTORY, env, prepare  # noqa: E402
 
 import yaml  # noqa: E402
 
@@ -41,29 +44,24 @@ def on_manager(command, stdin=None):
 
 
 def deploy(lab, variables):
-    cmd = ["ansible-playbook", "playbooks/deploy.yml", "-e", "stack_name=%s" % STACK,
-           "-e", "stack_file=examples/stack/demo.yml",
-           "-e", '{"stack_variables": %s}' % _json(dict({"REGISTRY": lab["registry"]["address_in_lab"]}, **variables)),
-           "-e", "stack_with_registry_auth=true", "-e", "@/dev/stdin"]
-    auth = {"stack_registry_auth": {"username": lab["registry"]["username"], "password": lab["password"],
-                                    "serveraddress": lab["registry"]["address_in_lab"]}}
-    proc = subprocess.run(cmd, cwd=str(ROOT), input=_json(auth), text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, env=sh_env())
+    evars = {"stack_name": STACK, "stack_file": "examples/stack/demo.yml", "stack_with_registry_auth": True,
+             "stack_variables": dict({"REGISTRY": lab["registry"]["address_in_lab"]}, **variables),
+             "stack_registry_auth": {"username": lab["registry"]["username"], "password": lab["password"],
+                                     "serveraddress": lab["registry"]["address_in_lab"]}}
+    # The registry password goes in a file only root can read, never on a command line.
+    fd, path = tempfile.mkstemp(prefix="demo-vars-", suffix=".json", dir=str(ROOT / ".lab"))
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(evars, f)
+        proc = subprocess.run(["ansible-playbook", "playbooks/deploy.yml", "-e", "@" + path], cwd=str(ROOT),
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env())
+    finally:
+        os.unlink(path)
     for line in proc.stdout.splitlines():
         if line.startswith("  ") or line.startswith("TASK") or "RECAP" in line or line.startswith(("ok:", "changed:", "fatal:")):
             print(line)
     if proc.returncode != 0:
         sys.exit("deploy failed:\n" + proc.stdout[-3000:])
-
-
-def sh_env():
-    from labenv import env
-    return env()
-
-
-def _json(obj):
-    import json
-    return json.dumps(obj)
 
 
 TRAFFIC = (
