@@ -432,9 +432,18 @@ def _task_failure(task, job, now, started_at):
     return None
 
 
-def _failures(tasks, mode, now, started_at):
+def _failures(tasks, mode, now, started_at, seen=None):
+    """Failures of these tasks; `seen` is the previous poll's task states, by task ID."""
     found = [_task_failure(task, mode in JOB_MODES, now, started_at) for task in tasks]
-    return [failure for failure in found if failure is not None]
+    return [_with_history(failure, seen) for failure in found if failure is not None]
+
+
+def _with_history(failure, seen):
+    # A task last seen "starting" never passed its healthcheck (Swarm holds it there
+    # until it does): say so, whatever the container's exit looked like afterwards.
+    if ((seen or {}).get(failure["task_id"]) or {}).get("state") == "starting" and "healthcheck" not in failure["reason"]:
+        failure = dict(failure, reason="healthcheck never passed (stopped while starting: %s)" % failure["reason"])
+    return failure
 
 
 def _unit_name(failure, mode, names):
@@ -536,7 +545,7 @@ def _stable_since(ready, healthy_tasks, previous, now):
     return now
 
 
-def _rollback_failures(service, old_tasks, started_at):
+def _rollback_failures(service, old_tasks, started_at, seen=None):
     """Failed tasks of the spec Swarm rolled back from.
 
     That spec is PreviousSpec while the rollback runs; Swarm clears it once the
@@ -545,13 +554,13 @@ def _rollback_failures(service, old_tasks, started_at):
     """
     template = _template(service.get("PreviousSpec") or {})
     ours = [task for task in old_tasks if not template or task_matches_template(task, template)]
-    return _failures(ours, REPLICATED, 0, started_at)
+    return _failures(ours, REPLICATED, 0, started_at, seen)
 
 
-def _rollback_reason(service, update, old_tasks, started_at):
+def _rollback_reason(service, update, old_tasks, started_at, seen=None):
     reason = "Swarm rolled the update back (%s: %s)" % (
         update.get("State"), update.get("Message") or "no message")
-    failures = _rollback_failures(service, old_tasks, started_at)
+    failures = _rollback_failures(service, old_tasks, started_at, seen)
     if failures:
         reason += "; the new spec failed: %s" % failures[-1]["reason"]
     return reason
@@ -590,7 +599,7 @@ def _decide(facts, service, fail_mode, target_version, now, monitor_seconds, dea
         return PENDING, stale
     update = service.get("UpdateStatus") or {}
     if update.get("State") in ROLLBACK_STATES:
-        return ROLLED_BACK, _rollback_reason(service, update, facts["old"], facts["started_at"])
+        return ROLLED_BACK, _rollback_reason(service, update, facts["old"], facts["started_at"], facts["seen"])
     if update.get("State") == PAUSED_STATE:
         return FAILED, "Swarm paused the update: %s" % (update.get("Message") or "no message")
     if fail_mode == FAIL_FAST and facts["failing_unit"]:
@@ -628,13 +637,14 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     new, old = _split_tasks(service, tasks)
     desired = _desired(service, mode, eligible, tasks)
     progress = _progress(service, mode, new, old, _counts_for_progress(mode, nodes, eligible), desired)
-    failures = _failures(new, mode, now, started_at)
+    seen = (previous or {}).get("task_states")
+    failures = _failures(new, mode, now, started_at, seen)
     shortfall = _shortfall(progress)
     ready = not shortfall and not _stale_version(service, target_version)
     stable_since = _stable_since(ready, progress["healthy_tasks"], previous, now)
     facts = {
         "progress": progress, "shortfall": shortfall, "failures": failures, "old": old,
-        "failing_unit": _failing_unit(failures, mode, allowed, names), "started_at": started_at,
+        "failing_unit": _failing_unit(failures, mode, allowed, names), "started_at": started_at, "seen": seen,
         "stable_since": stable_since, "stable_for": 0 if stable_since is None else now - stable_since,
     }
     # Under "ignore", still say what fail-fast would have concluded.
@@ -645,7 +655,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     update = service.get("UpdateStatus") or {}
     if verdict == ROLLED_BACK:
         # The failures behind Swarm's rollback, so their logs can be shown.
-        failures = failures + _rollback_failures(service, old, started_at)
+        failures = failures + _rollback_failures(service, old, started_at, seen)
     task_states = _task_states(new, failures, mode, names, started_at)
     return {
         "name": service_name(service), "verdict": verdict, "reason": reason,
