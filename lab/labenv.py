@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
 VERSIONS = ("1.0.0", "2.0.0")
@@ -23,6 +25,30 @@ def env():
 def sh(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], cwd=str(ROOT), env=env(), text=True, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, **kw)
+
+
+def manager_ssh():
+    """ssh argv reaching the first manager over its 127.0.0.1 port with the lab key."""
+    inv = yaml.safe_load(INVENTORY.read_text())
+    allvars = inv["all"]["vars"]
+    hostvars = list(inv["all"]["children"]["managers"]["hosts"].values())[0]
+    return ["ssh", "-i", allvars["ansible_ssh_private_key_file"], "-p", str(hostvars["ansible_port"]),
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "BatchMode=yes", "root@127.0.0.1"]
+
+
+def on_manager(command, stdin=None):
+    """Run a shell command on the first manager; stdin (text or bytes) keeps secrets off command lines."""
+    binary = isinstance(stdin, bytes)
+    return subprocess.run(manager_ssh() + [command], input=stdin, text=not binary, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
+
+
+def copy_to_manager(local_dir, remote_parent):
+    """Copy a folder to the first manager (tar over ssh)."""
+    tar = subprocess.run(["tar", "-C", str(Path(local_dir).parent), "-c", Path(local_dir).name],
+                         stdout=subprocess.PIPE, check=True)
+    return on_manager("mkdir -p %s && tar -C %s -x" % (remote_parent, remote_parent), stdin=tar.stdout)
 
 
 def prepare(log_dir, hosts=3, managers=1):

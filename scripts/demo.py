@@ -17,9 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
-from labenv import INVENTORY, env, prepare  # noqa: E402
-
-import yaml  # noqa: E402
+from labenv import env, on_manager, prepare  # noqa: E402
 
 STACK = "demo"
 REQUESTS, SECONDS = 900, 120  # the traffic stops at whichever comes first
@@ -27,20 +25,6 @@ REQUESTS, SECONDS = 900, 120  # the traffic stops at whichever comes first
 
 def banner(text):
     print("\n== %s" % text, flush=True)
-
-
-def manager_ssh():
-    inv = yaml.safe_load(INVENTORY.read_text())
-    allvars = inv["all"]["vars"]
-    hostvars = list(inv["all"]["children"]["managers"]["hosts"].values())[0]
-    return ["ssh", "-i", allvars["ansible_ssh_private_key_file"], "-p", str(hostvars["ansible_port"]),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-            "-o", "BatchMode=yes", "root@127.0.0.1"]
-
-
-def on_manager(command, stdin=None):
-    return subprocess.run(manager_ssh() + [command], input=stdin, text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT)
 
 
 def deploy(lab, variables):

@@ -66,17 +66,23 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=argument_spec(),
                                               required_one_of=[("compose", "compose_files")])
         tracking = dict((key, args[key]) for key in TRACKING_OPTIONS)
-        module_args = dict((k, v) for k, v in args.items() if k != "compose_files")
+        # Connection options the task did not set stay unset: their DOCKER_* fallbacks are
+        # the manager's environment, not this controller's.
+        given = set(self._task.args)
+        module_args = dict((k, v) for k, v in args.items()
+                           if k != "compose_files" and (k not in CONNECTION_OPTIONS or k in given))
         documents, files = self.read_compose(args)
         module_args["compose"] = documents + list(args.get("compose") or [])
         module_args["files"] = dict(list(files.items()) + list((args.get("files") or {}).items()))
-        self.connection_args = dict((k, args[k]) for k in CONNECTION_OPTIONS if args.get(k) is not None)
+        self.connection_args = dict((k, args[k]) for k in CONNECTION_OPTIONS if k in given)
+        self.log_lines = args["log_lines"]
         self.stack = args.get("name")
 
         applied = self._execute_module("conductor.swarm.stack_deploy", module_args=module_args,
                                        task_vars=self.task_vars)
         result.update(applied)
-        if applied.get("failed") or self._task.check_mode or not tracking["wait"] or not applied.get("changed"):
+        if args["phase"] == "cleanup" or applied.get("failed") or self._task.check_mode or not tracking["wait"] \
+                or not applied.get("changed"):
             return result
         changed = dict((name, svc) for name, svc in applied["services"].items()
                        if svc["action"] in ("create", "update"))
@@ -124,7 +130,7 @@ class ActionModule(ActionBase):
 
     def poll(self, services, logs_for=()):
         args = dict(self.connection_args, name=self.stack, services=list(services), raw=True,
-                    logs_for=list(logs_for))
+                    logs_for=list(logs_for), log_lines=self.log_lines)
         info = self._execute_module("conductor.swarm.stack_info", module_args=args, task_vars=self.task_vars)
         if info.get("failed"):
             raise AnsibleActionFail("lost track of the rollout: %s" % info.get("msg"))
@@ -239,9 +245,12 @@ class ActionModule(ActionBase):
                 self.stack, undo.get("msg"), " | ".join(lines))
             return result
         back = dict((n, {"version": v}) for n, v in undo["rolled_back"].items())
+        not_back = []
         for name, reason in undo["skipped"].items():
             if reason == "already rolled back by Swarm":
                 back[name] = {"version": 0}
+            else:
+                not_back.append("%s (%s)" % (name, reason))
         if back:
             tracked = self.track(back, tracking, rolling_back=True)
             result["rollback"]["rollout"] = dict((k, v) for k, v in tracked.items() if k != "assessments")
@@ -249,6 +258,11 @@ class ActionModule(ActionBase):
                 result["msg"] = ("deploy of stack %s failed and the rollback did not converge (%s): the stack may be "
                                  "serving a mix of versions. %s" % (self.stack, tracked["reason"], " | ".join(lines)))
                 return result
+        if not_back:
+            result["msg"] = ("deploy of stack %s failed; rolled back %s, but could not roll back %s. %s" % (
+                self.stack, ", ".join(sorted(list(back) + undo["removed"])) or "nothing", ", ".join(sorted(not_back)),
+                " | ".join(lines)))
+            return result
         result["msg"] = ("deploy of stack %s failed and was rolled back: the stack is back on the previous version "
                          "(%s). %s" % (self.stack, ", ".join(sorted(list(back) + undo["removed"])) or "no service",
                                       " | ".join(lines)))

@@ -147,6 +147,10 @@ class SwarmClient:
         lister = {"networks": self.api.networks, "configs": self.api.configs, "secrets": self.api.secrets}[kind]
         return lister(filters={"label": "%s=%s" % (NAMESPACE_LABEL, stack)})
 
+    def all_objects(self, kind):
+        """Every config or secret of the swarm."""
+        return self.api.configs() if kind == "configs" else self.api.secrets()
+
     def create_service(self, spec, registry_auth=None):
         return self._post("/services/create", spec, headers=auth_header(registry_auth))
 

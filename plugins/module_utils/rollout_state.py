@@ -439,9 +439,12 @@ def _failures(tasks, mode, now, started_at, seen=None):
 
 
 def _with_history(failure, seen):
-    # A task last seen "starting" never passed its healthcheck (Swarm holds it there
-    # until it does): say so, whatever the container's exit looked like afterwards.
-    if ((seen or {}).get(failure["task_id"]) or {}).get("state") == "starting" and "healthcheck" not in failure["reason"]:
+    # A task last seen "starting" that was stopped (exit 0, or killed by SIGTERM/SIGKILL)
+    # never passed its healthcheck: Swarm holds a task there until it does. A crash
+    # with its own exit code stays a crash.
+    if ((seen or {}).get(failure["task_id"]) or {}).get("state") == "starting" \
+            and failure["exit_code"] in (None, 0, 137, 143) and "healthcheck" not in failure["reason"] \
+            and "cannot be pulled" not in failure["reason"]:
         failure = dict(failure, reason="healthcheck never passed (stopped while starting: %s)" % failure["reason"])
     return failure
 
@@ -592,6 +595,12 @@ def _waiting_reason(facts, monitor_seconds):
     return waiting
 
 
+def _swarm_monitor_seconds(service):
+    """How long Swarm watches each updated task (update_config.monitor; Swarm's default is 5 s)."""
+    monitor = ((_spec(service).get("UpdateConfig") or {}).get("Monitor")) or 0
+    return monitor / 1e9 if monitor else 5.0
+
+
 def _decide(facts, service, fail_mode, target_version, now, monitor_seconds, deadline):
     """(verdict, reason) for one service, before the ignore fail mode applies."""
     stale = _stale_version(service, target_version)
@@ -607,6 +616,11 @@ def _decide(facts, service, fail_mode, target_version, now, monitor_seconds, dea
     if facts["stable_since"] is not None and (
             facts["progress"]["completed"] is not None or facts["stable_for"] >= monitor_seconds):
         return CONVERGED, _converged_reason(facts)
+    if facts["stable_since"] is not None and update.get("State") == "completed" and \
+            _swarm_monitor_seconds(service) >= monitor_seconds:
+        # Swarm finished the update having watched every new task for its own monitor
+        # window, at least as long as ours: that is the stability we wait for.
+        return CONVERGED, "Swarm completed the update; " + _converged_reason(facts)
     if deadline is not None and now >= deadline:
         return FAILED, "not converged within the deadline: " + _waiting_reason(facts, monitor_seconds)
     if facts["stable_since"] is not None:

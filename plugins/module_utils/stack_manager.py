@@ -25,6 +25,10 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
     DockerException,
     SwarmClient,
 )
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
+    read_failures_allowed,
+    read_fail_mode,
+)
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import (
     changes,
     last_applied,
@@ -40,6 +44,15 @@ def pin_digest(image, digest):
     if "@" in image:
         return image
     return "%s@%s" % (image, digest)
+
+
+def check_rollout_labels(name, spec):
+    """The rollout labels must be readable before anything changes, not while tracking."""
+    try:
+        read_fail_mode({"Spec": spec})
+        read_failures_allowed({"Spec": spec})
+    except ValueError as exc:
+        raise ComposeError("service %s: %s" % (name, exc))
 
 
 def referenced_objects(services, kind):
@@ -95,21 +108,29 @@ class StackManager:
         self.client.require_manager()
         if self.params["phase"] == "cleanup":
             return self.module.exit_json(**self.cleanup())
+        # Interpolation works on text: numbers and booleans in `variables` are written as text.
+        variables = dict((str(k), str(v)) for k, v in (self.params["variables"] or {}).items())
         try:
-            compose = load_stack(self.params["compose"], self.params["variables"], self.read_file)
+            compose = load_stack(self.params["compose"], variables, self.read_file)
             converted = convert_stack(self.stack, compose, self.read_file)
+            for name, spec in converted["services"].items():
+                check_rollout_labels(name, spec)
         except ComposeError as exc:
             self.module.fail_json(msg="the Compose files were rejected, nothing was changed: %s" % exc)
         for warning in converted.get("warnings") or []:
             self.module.warn(warning)
         desired = converted["services"]
-        self.check_external(converted)
-        if self.params["resolve_image"] == "always":
-            self.resolve_images(desired)
-        live_services = dict((s["Spec"]["Name"], s) for s in self.client.stack_services(self.stack))
-        self.network_names = dict((n["Id"], n["Name"]) for n in self.client.api.networks())
-        plan = plan_services(desired, live_services, prune=self.params["prune"], network_names=self.network_names)
-        objects = self.missing_objects(converted)
+        try:
+            self.check_external(converted)
+            if self.params["resolve_image"] == "always":
+                self.resolve_images(desired)
+            live_services = dict((s["Spec"]["Name"], s) for s in self.client.stack_services(self.stack))
+            self.network_names = dict((n["Id"], n["Name"]) for n in self.client.api.networks())
+            plan = plan_services(desired, live_services, prune=self.params["prune"],
+                                 network_names=self.network_names)
+            objects = self.missing_objects(converted)
+        except DockerException as exc:
+            self.module.fail_json(msg="cannot read the swarm, nothing was changed: %s" % exc)
         result = self.describe(plan, desired, live_services, objects)
         result["changed"] = bool(plan["create"] or plan["update"] or plan["remove"]
                                  or any(objects.values()))
@@ -134,12 +155,17 @@ class StackManager:
         existing = set(n["Name"] for n in self.client.api.networks())
         missing = [n for n in converted.get("external_networks") or [] if n not in existing]
         for kind in ("configs", "secrets"):
-            lister = self.client.api.configs if kind == "configs" else self.client.api.secrets
-            names = set(o["Spec"]["Name"] for o in lister())
+            names = set(o["Spec"]["Name"] for o in self.client.all_objects(kind))
             missing.extend(o["name"] for o in converted[kind].values() if o.get("external") and o["name"] not in names)
         if missing:
             self.module.fail_json(msg="external objects the stack needs do not exist, nothing was changed: %s"
                                   % ", ".join(sorted(missing)))
+
+    def auth_for(self, image):
+        """The registry credentials, only for images of that registry."""
+        if self.auth and image.startswith(self.auth["serveraddress"].rstrip("/") + "/"):
+            return self.auth
+        return None
 
     def resolve_images(self, desired):
         failures = []
@@ -151,7 +177,7 @@ class StackManager:
                 continue
             if image not in digests:
                 try:
-                    digests[image] = self.client.resolve_digest(image, self.auth)
+                    digests[image] = self.client.resolve_digest(image, self.auth_for(image))
                 except DockerException as exc:
                     failures.append("%s (%s)" % (image, str(exc).strip()))
                     continue
@@ -167,7 +193,9 @@ class StackManager:
             if name not in existing_nets:
                 missing["networks"].append(name)
         for kind in ("configs", "secrets"):
-            have = set(o["Spec"]["Name"] for o in self.client.stack_objects(kind, self.stack))
+            # Swarm-wide: a config with its own `name:` is not scoped to this stack, and the
+            # same content under the same name is one object that stacks share.
+            have = set(o["Spec"]["Name"] for o in self.client.all_objects(kind))
             for obj in converted[kind].values():
                 if not obj.get("external") and obj["name"] not in have:
                     missing[kind].append(obj["name"])
@@ -221,7 +249,7 @@ class StackManager:
     # --- changing the swarm -----------------------------------------------------
 
     def apply(self, plan, desired, live, converted, objects, result):
-        auth = self.auth if self.params["with_registry_auth"] else None
+        send_auth = self.params["with_registry_auth"]
         for name in objects["networks"]:
             body = dict(converted["networks"][name], Name=name)
             net = self.client.create_network(body)
@@ -232,14 +260,12 @@ class StackManager:
                 if obj["name"] in objects[kind]:
                     made = self.client.create_object(kind, obj["spec"])
                     self.undo.append((kind[:-1], made["ID"], obj["name"]))
-            lister = self.client.stack_objects(kind, self.stack)
-            external = [o for o in converted[kind].values() if o.get("external")]
-            if external:
-                every = self.client.api.configs() if kind == "configs" else self.client.api.secrets()
-                lister = lister + [o for o in every if o["Spec"]["Name"] in set(e["name"] for e in external)]
-            ids[kind] = dict((o["Spec"]["Name"], o["ID"]) for o in lister)
+            wanted = set(o["name"] for o in converted[kind].values())
+            ids[kind] = dict((o["Spec"]["Name"], o["ID"]) for o in self.client.all_objects(kind)
+                             if o["Spec"]["Name"] in wanted)
         for name in plan["create"] + plan["update"]:
             spec = with_own_labels(self.with_object_ids(desired[name], ids), identity=desired[name])
+            auth = self.auth_for(spec["TaskTemplate"]["ContainerSpec"]["Image"]) if send_auth else None
             if name in plan["create"]:
                 made = self.client.create_service(spec, auth)
                 self.undo.append(("service", made["ID"], name))
@@ -287,7 +313,8 @@ class StackManager:
 
     def cleanup(self):
         """Remove config and secret versions no one uses, beyond the newest keep_versions."""
-        services = self.client.stack_services(self.stack)
+        # Every service counts: a config with its own name can be shared by several stacks.
+        services = self.client.api.services()
         removed = {"services": [], "configs": [], "secrets": []}
         for kind in ("configs", "secrets"):
             objects = [o for o in self.client.stack_objects(kind, self.stack)
@@ -295,7 +322,11 @@ class StackManager:
             for obj in versions_to_remove(objects, referenced_objects(services, kind), self.params["keep_versions"]):
                 if not self.module.check_mode:
                     remover = self.client.api.remove_config if kind == "configs" else self.client.api.remove_secret
-                    remover(obj["ID"])
+                    try:
+                        remover(obj["ID"])
+                    except DockerException as exc:  # in use after all (a task still holds it): keep it
+                        self.module.warn("kept %s %s: %s" % (kind[:-1], obj["Spec"]["Name"], exc))
+                        continue
                 removed[kind].append(obj["Spec"]["Name"])
         return {"changed": bool(removed["configs"] or removed["secrets"]), "removed": removed,
                 "stack": self.stack}

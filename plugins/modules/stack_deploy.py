@@ -119,7 +119,7 @@ options:
   poll_interval:
     description: Seconds between two looks at the swarm while tracking.
     type: float
-    default: 2
+    default: 1
   log_lines:
     description: Lines of logs shown per failing task.
     type: int
@@ -226,7 +226,7 @@ def argument_spec():
         service_deadline=dict(type="int", default=300),
         monitor=dict(type="int", default=5),
         rollback=dict(type="bool", default=True),
-        poll_interval=dict(type="float", default=2),
+        poll_interval=dict(type="float", default=1),
         log_lines=dict(type="int", default=20),
         phase=dict(type="str", choices=["apply", "cleanup"], default="apply"),
     )

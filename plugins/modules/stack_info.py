@@ -108,7 +108,10 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state impo
 def summarize(service, tasks, nodes, now):
     # A status snapshot is an assessment of the current spec with no window or deadline.
     version = service["Version"]["Index"]
-    assessment = assess_service(service, tasks, version, now, None, 0, None, nodes=nodes)
+    try:
+        assessment = assess_service(service, tasks, version, now, None, 0, None, nodes=nodes)
+    except ValueError as exc:  # unreadable conductor.swarm labels: report them, do not crash
+        return {"name": service["Spec"]["Name"], "id": service["ID"], "version": version, "error": str(exc)}
     update = service.get("UpdateStatus") or {}
     failures = assessment["failures"]
     return {

@@ -14,14 +14,13 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab"))
-from labenv import INVENTORY, prepare, sh  # noqa: E402
+from labenv import copy_to_manager, on_manager, prepare, sh  # noqa: E402
 
 import yaml  # noqa: E402
 
@@ -31,24 +30,15 @@ STACK_DIR = ROOT / "examples" / "stack"
 MONITOR = 5
 
 
-def manager_ssh():
-    inv = yaml.safe_load(INVENTORY.read_text())
-    allvars = inv["all"]["vars"]
-    name, hostvars = list(inv["all"]["children"]["managers"]["hosts"].items())[0]
-    return ["ssh", "-i", allvars["ansible_ssh_private_key_file"], "-p", str(hostvars["ansible_port"]),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-            "-o", "BatchMode=yes", "root@127.0.0.1"]
-
-
-def on_manager(command, stdin=None, check=True):
-    proc = subprocess.run(manager_ssh() + [command], input=stdin, text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT)
-    if check and proc.returncode != 0:
+def on_manager_ok(command, stdin=None):
+    proc = on_manager(command, stdin)
+    if proc.returncode != 0:
         sys.exit("on the manager, %s failed:\n%s" % (command, proc.stdout[-3000:]))
     return proc
 
 
 def twenty_services(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
     services = {}
     for i in range(1, 21):
         services["s%02d" % i] = {
@@ -80,7 +70,7 @@ def ours(lab, stack, files, variables, extra=()):
 def cli(lab, stack, compose_dir, compose_name, variables):
     env = " ".join("%s=%s" % kv for kv in dict({"REGISTRY": lab["registry"]["address_in_lab"]}, **variables).items())
     start = time.monotonic()
-    proc = on_manager("cd /tmp/bench-stack/%s && env %s docker stack deploy --detach=false --with-registry-auth "
+    proc = on_manager_ok("cd /tmp/bench-stack/%s && env %s docker stack deploy --detach=false --with-registry-auth "
                       "-c %s %s" % (compose_dir, env, compose_name, stack))
     return proc, time.monotonic() - start
 
@@ -89,7 +79,7 @@ def remove(stack):
     on_manager("docker stack rm %s >/dev/null 2>&1; for i in $(seq 1 60); do "
                "[ -z \"$(docker ps -aq --filter label=com.docker.stack.namespace=%s)\" ] && "
                "[ -z \"$(docker network ls -q --filter label=com.docker.stack.namespace=%s)\" ] && break; sleep 1; done"
-               % (stack, stack, stack), check=False)
+               % (stack, stack, stack))
     time.sleep(2)
 
 
@@ -97,14 +87,13 @@ def main():
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     lab = prepare(LOG_DIR)
     reg = lab["registry"]
-    on_manager("docker login -u %s --password-stdin %s >/dev/null" % (reg["username"], reg["address_in_lab"]),
-               stdin=lab["password"])
+    on_manager_ok("docker login -u %s --password-stdin %s >/dev/null" % (reg["username"], reg["address_in_lab"]),
+                  stdin=lab["password"])
     # The CLI needs the files on the manager.
-    twenty = twenty_services(LOG_DIR / "twenty.yml")
-    on_manager("rm -rf /tmp/bench-stack && mkdir -p /tmp/bench-stack/twenty")
-    tar = subprocess.run(["tar", "-C", str(STACK_DIR.parent), "-c", "stack"], stdout=subprocess.PIPE, check=True)
-    subprocess.run(manager_ssh() + ["tar -C /tmp/bench-stack -x"], input=tar.stdout, check=True)
-    subprocess.run(manager_ssh() + ["cat > /tmp/bench-stack/twenty/twenty.yml"], input=twenty.read_bytes(), check=True)
+    twenty = twenty_services(LOG_DIR / "twenty" / "twenty.yml")
+    on_manager("rm -rf /tmp/bench-stack")
+    copy_to_manager(STACK_DIR, "/tmp/bench-stack")
+    copy_to_manager(twenty.parent, "/tmp/bench-stack")
 
     cases = [
         ("example stack, create", [STACK_DIR / "demo.yml"], ("stack", "demo.yml"), {}, None),

@@ -100,20 +100,42 @@ def test_new_version_rolls_out(lab, manager):
     assert all(t[0] == "running" and t[1] == image for t in running_task_images(manager, "demo_web"))
 
 
+def stack_configs(manager):
+    ids = manager.check_output("docker config ls -q --filter label=com.docker.stack.namespace=%s" % STACK).split()
+    return set(c["Spec"]["Name"] for c in json.loads(manager.check_output("docker config inspect %s" % " ".join(ids))))
+
+
+def config_refs(manager):
+    """Config names the services use now (Spec) and would roll back to (PreviousSpec)."""
+    refs = set()
+    for service in services(manager, STACK).values():
+        for spec in (service["Spec"], service.get("PreviousSpec") or {}):
+            container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+            refs.update(c["ConfigName"] for c in container.get("Configs") or [])
+    return refs
+
+
 def test_changed_config_rolls_out_and_old_versions_are_pruned(lab, manager, tmp_path):
-    override = tmp_path / "config-change.yml"
-    conf = tmp_path / "app.conf"
-    conf.write_text("greeting=changed by a test\n")
-    override.write_text("version: '3.8'\nconfigs:\n  app_conf:\n    file: %s\n" % conf)
     base = ROOT / "examples" / "stack" / "demo.yml"
-    proc = deploy(lab, STACK, "config", variables={"WEB_VERSION": "2.0.0"}, files=[base, override])
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    original = stack_configs(manager)
+    for text in ("greeting=changed by a test\n", "greeting=changed again\n"):
+        conf = tmp_path / "app.conf"
+        conf.write_text(text)
+        override = tmp_path / "config-change.yml"
+        override.write_text("version: '3.8'\nconfigs:\n  app_conf:\n    file: %s\n" % conf)
+        proc = deploy(lab, STACK, "config", "-e", "stack_keep_versions=0", variables={"WEB_VERSION": "2.0.0"},
+                      files=[base, override])
+        assert proc.returncode == 0, proc.stdout[-4000:]
     live = services(manager, STACK)
     refs = [c["ConfigName"] for s in live.values()
             for c in s["Spec"]["TaskTemplate"]["ContainerSpec"].get("Configs") or []]
     assert refs and all(r.startswith("demo_app_conf_") for r in refs)
     content = manager.check_output("docker config inspect --format '{{json .Spec.Data}}' %s" % refs[0])
-    assert base64.b64decode(json.loads(content)).decode() == "greeting=changed by a test\n"
+    assert base64.b64decode(json.loads(content)).decode() == "greeting=changed again\n"
+    # Kept: what services use and would roll back to; the original version is gone.
+    remaining = stack_configs(manager)
+    assert remaining == config_refs(manager)
+    assert not (original & remaining), "unused versions were not removed: %s" % (original & remaining)
 
 
 def test_a_service_edited_by_hand_shows_as_drift(lab, manager):

@@ -472,3 +472,25 @@ def test_progress_line_for_a_job():
 def test_annotate_health_reads_swarm_task_states():
     tasks = [{"Status": {"State": s}} for s in ("running", "starting", "failed", "pending")]
     assert [t["Health"] for t in rs.annotate_health(tasks)] == ["healthy", "starting", None, None]
+
+
+
+def test_swarm_completing_the_update_proves_stability_when_its_monitor_is_long_enough():
+    service = load("web_update_completed.service.json")
+    service["UpdateStatus"] = dict(service.get("UpdateStatus") or {}, State="completed")
+    service["Spec"].setdefault("UpdateConfig", {})["Monitor"] = 5 * 10 ** 9
+    tasks = rs.annotate_health(load("web_update_healthy.tasks.json"))
+    version = service["Version"]["Index"]
+    quick = rs.assess_service(service, tasks, version, 100.0, 0.0, 5, None)
+    assert quick["verdict"] == rs.CONVERGED and quick["reason"].startswith("Swarm completed the update")
+    # A window longer than Swarm's own monitor is still waited for.
+    longer = rs.assess_service(service, tasks, version, 100.0, 0.0, 30, None)
+    assert longer["verdict"] == rs.PENDING
+
+
+def test_a_crash_while_starting_stays_a_crash():
+    failure = {"task_id": "t1", "exit_code": 1, "reason": "exit code 1"}
+    seen = {"t1": {"state": "starting"}}
+    assert rs._with_history(failure, seen)["reason"] == "exit code 1"
+    stopped = dict(failure, exit_code=0, reason="exited with code 0, but a service task must keep running")
+    assert rs._with_history(stopped, seen)["reason"].startswith("healthcheck never passed")

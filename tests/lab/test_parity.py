@@ -1,0 +1,81 @@
+"""Same files, same services: what stack_deploy creates is what `docker stack deploy` creates.
+
+The example stack is deployed under one name by the Docker CLI on the manager,
+its services are read back, the stack is removed, and the same files are
+deployed under the same name with playbooks/deploy.yml. The two service specs
+must be equal once the differences we make on purpose are taken out: our own
+labels, content-hashed config and secret names, and the IDs Swarm assigns.
+"""
+import json
+import re
+import time
+
+from conftest import ROOT, deploy
+from labenv import copy_to_manager, on_manager
+
+STACK = "parity"
+HASH_SUFFIX = re.compile(r"_[0-9a-f]{10}$")
+
+
+def read_specs():
+    names = on_manager("docker service ls -q --filter label=com.docker.stack.namespace=%s" % STACK).stdout.split()
+    services = json.loads(on_manager("docker service inspect %s" % " ".join(names)).stdout)
+    networks = {}
+    for service in services:
+        for net in service["Spec"]["TaskTemplate"].get("Networks") or []:
+            networks[net["Target"]] = on_manager("docker network inspect --format '{{.Name}}' %s"
+                                                 % net["Target"]).stdout.strip()
+    return dict((s["Spec"]["Name"], normalize(s["Spec"], networks)) for s in services)
+
+
+def normalize(spec, networks):
+    labels = dict((k, v) for k, v in (spec.get("Labels") or {}).items() if not k.startswith("conductor.swarm."))
+    spec = dict(spec, Labels=labels)
+    template = spec["TaskTemplate"]
+    template.pop("ForceUpdate", None)
+    for net in template.get("Networks") or []:
+        net["Target"] = networks.get(net["Target"], net["Target"])
+    container = template["ContainerSpec"]
+    for ref in container.get("Configs") or []:
+        ref.pop("ConfigID", None)
+        ref["ConfigName"] = HASH_SUFFIX.sub("", ref["ConfigName"])
+    for ref in container.get("Secrets") or []:
+        ref.pop("SecretID", None)
+        ref["SecretName"] = HASH_SUFFIX.sub("", ref["SecretName"])
+    return spec
+
+
+def remove_stack():
+    on_manager("docker stack rm %s" % STACK)
+    for _ in range(60):
+        left = on_manager("docker ps -aq --filter label=com.docker.stack.namespace=%s; docker network ls -q "
+                          "--filter label=com.docker.stack.namespace=%s" % (STACK, STACK)).stdout.strip()
+        if not left:
+            return
+        time.sleep(1)
+    raise AssertionError("stack %s did not go away" % STACK)
+
+
+def test_services_match_docker_stack_deploy(lab):
+    reg = lab["registry"]
+    login = on_manager("docker login -u %s --password-stdin %s" % (reg["username"], reg["address_in_lab"]),
+                       stdin=lab["password"])
+    assert login.returncode == 0, login.stdout
+    on_manager("rm -rf /tmp/parity")
+    copy_to_manager(ROOT / "examples" / "stack", "/tmp/parity")
+    remove_stack()
+    cli = on_manager("cd /tmp/parity/stack && REGISTRY=%s docker stack deploy --detach=true --with-registry-auth "
+                     "-c demo.yml %s" % (reg["address_in_lab"], STACK))
+    assert cli.returncode == 0, cli.stdout
+    by_cli = read_specs()
+    remove_stack()
+    ours = deploy(lab, STACK, "parity")
+    assert ours.returncode == 0, ours.stdout[-3000:]
+    by_us = read_specs()
+    remove_stack()
+    assert sorted(by_us) == sorted(by_cli) == ["parity_api", "parity_web"]
+    for name in by_cli:
+        cli_spec, our_spec = by_cli[name], by_us[name]
+        for key in sorted(set(cli_spec) | set(our_spec)):
+            assert our_spec.get(key) == cli_spec.get(key), "%s: %s differs\nours: %s\ncli:  %s" % (
+                name, key, json.dumps(our_spec.get(key), sort_keys=True), json.dumps(cli_spec.get(key), sort_keys=True))
