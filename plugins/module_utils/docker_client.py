@@ -169,10 +169,16 @@ class SwarmClient:
         """Create a config or secret from its full Engine body (keeps template and secret drivers)."""
         return self._post("/%s/create" % kind, spec)
 
-    def resolve_digest(self, image, registry_auth=None):
-        """The manifest digest the registry serves for `image` right now."""
+    def resolve_image(self, image, registry_auth=None):
+        """(digest, platforms) the registry serves for `image` right now.
+
+        Platforms come as the Docker client sets them on a service's placement
+        when it resolves an image: [{"Architecture": ..., "OS": ...}].
+        """
         info = self.api.inspect_distribution(image, auth_config=registry_auth)
-        return info["Descriptor"]["digest"]
+        platforms = [{"Architecture": p.get("architecture", ""), "OS": p.get("os", "")}
+                     for p in info.get("Platforms") or []]
+        return info["Descriptor"]["digest"], platforms
 
     def task_logs(self, task_id, tail):
         """Last lines a task's container wrote, as text lines (stdout and stderr)."""

@@ -177,11 +177,16 @@ class StackManager:
                 continue
             if image not in digests:
                 try:
-                    digests[image] = self.client.resolve_digest(image, self.auth_for(image))
+                    digests[image] = self.client.resolve_image(image, self.auth_for(image))
                 except DockerException as exc:
                     failures.append("%s (%s)" % (image, str(exc).strip()))
                     continue
-            container["Image"] = pin_digest(image, digests[image])
+            digest, platforms = digests[image]
+            container["Image"] = pin_digest(image, digest)
+            # As the Docker client does: schedule only where the image can run.
+            placement = spec["TaskTemplate"].setdefault("Placement", {})
+            if platforms and not placement.get("Platforms"):
+                placement["Platforms"] = platforms
         if failures:
             self.module.fail_json(msg="image(s) cannot be resolved from their registry, nothing was changed: %s"
                                   % "; ".join(failures))
