@@ -236,18 +236,17 @@ def host_name(i: int) -> str:
 
 def start_host(name: str, tag: str, pubkey: str) -> None:
     state = docker("inspect", "-f", "{{.State.Running}}", name, check=False)
-    if state.returncode == 0 and state.stdout.strip() == "true":
-        return
-    if state.returncode == 0:
+    if state.returncode == 0 and state.stdout.strip() != "true":
         docker("start", name)
-    else:
+    elif state.returncode != 0:
         volume = f"{name}-var-lib-docker"
         docker("volume", "create", "--label", f"{LAB_LABEL}=volume", volume)
         docker("run", "-d", "--name", name, "--hostname", name,
                "--label", f"{LAB_LABEL}=host", "--network", NETWORK,
                *HOST_RUN_FLAGS, "-v", f"{volume}:/var/lib/docker",
                "-p", "127.0.0.1::22", tag)
-    # The key goes in through the engine, never through the image.
+    # The key goes in through the engine, never through the image; every time, so a
+    # lab started from another checkout (with its own key) answers this one too.
     docker("exec", "-i", name, "sh", "-c",
            "install -d -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys && "
            "chmod 600 /root/.ssh/authorized_keys", input=pubkey)
