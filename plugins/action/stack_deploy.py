@@ -204,7 +204,9 @@ class ActionModule(ActionBase):
         for event in assessment.get("events") or []:
             display.display("  %s%s: %s" % (prefix, name, event))
         line = prefix + progress_line(assessment)
-        if printed.get(name) != line:
+        # Once converged, say so once: the growing "healthy for Ns" is no news.
+        settled = assessment["verdict"] == CONVERGED and printed.get(name, "").find("(converged") >= 0
+        if printed.get(name) != line and not settled:
             display.display("  " + line)
             printed[name] = line
 
