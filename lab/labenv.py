@@ -1,9 +1,11 @@
 """The lab a deploy needs, for make demo, the deploy tests and bench-deploy: 3 bare
 hosts provisioned into a swarm, the lab registry with credentials, and the
 example app's images pushed to it."""
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -49,6 +51,36 @@ def copy_to_manager(local_dir, remote_parent):
     tar = subprocess.run(["tar", "-C", str(Path(local_dir).parent), "-c", Path(local_dir).name],
                          stdout=subprocess.PIPE, check=True)
     return on_manager("mkdir -p %s && tar -C %s -x" % (remote_parent, remote_parent), stdin=tar.stdout)
+
+
+def write_deploy_vars(path, lab, stack, files, variables=None, **more):
+    """Extra vars for playbooks/deploy.yml against the lab registry, in a file only root can
+    read: it holds the registry password, which must never be on a command line."""
+    evars = dict({
+        "stack_name": stack,
+        "stack_file": [str(f) for f in files],
+        "stack_variables": dict({"REGISTRY": lab["registry"]["address_in_lab"]}, **(variables or {})),
+        "stack_registry_auth": {"username": lab["registry"]["username"], "password": lab["password"],
+                                "serveraddress": lab["registry"]["address_in_lab"]},
+        "stack_with_registry_auth": True,
+    }, **more)
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file was already there
+    with os.fdopen(fd, "w") as f:
+        json.dump(evars, f)
+    return path
+
+
+def remove_stack(stack, timeout=60):
+    """docker stack rm, then wait until Swarm has let go of its containers and networks."""
+    on_manager("docker stack rm %s" % stack)
+    for _ in range(timeout):
+        left = on_manager("docker ps -aq --filter label=com.docker.stack.namespace=%s; docker network ls -q "
+                          "--filter label=com.docker.stack.namespace=%s" % (stack, stack)).stdout.strip()
+        if not left:
+            return
+        time.sleep(1)
+    raise RuntimeError("stack %s did not go away within %ss" % (stack, timeout))
 
 
 def prepare(log_dir, hosts=3, managers=1):

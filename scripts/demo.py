@@ -7,7 +7,6 @@ asks the web service for its version, bounded in count and time, while the
 update to 2.0.0 rolls out.
 """
 import collections
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
-from labenv import env, on_manager, prepare  # noqa: E402
+from labenv import env, on_manager, prepare, write_deploy_vars  # noqa: E402
 
 STACK = "demo"
 REQUESTS, SECONDS = 900, 120  # the traffic stops at whichever comes first
@@ -28,15 +27,10 @@ def banner(text):
 
 
 def deploy(lab, variables):
-    evars = {"stack_name": STACK, "stack_file": "examples/stack/demo.yml", "stack_with_registry_auth": True,
-             "stack_variables": dict({"REGISTRY": lab["registry"]["address_in_lab"]}, **variables),
-             "stack_registry_auth": {"username": lab["registry"]["username"], "password": lab["password"],
-                                     "serveraddress": lab["registry"]["address_in_lab"]}}
-    # The registry password goes in a file only root can read, never on a command line.
     fd, path = tempfile.mkstemp(prefix="demo-vars-", suffix=".json", dir=str(ROOT / ".lab"))
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(evars, f)
+        write_deploy_vars(path, lab, STACK, ["examples/stack/demo.yml"], variables)
         proc = subprocess.run(["ansible-playbook", "playbooks/deploy.yml", "-e", "@" + path], cwd=str(ROOT),
                               text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env())
     finally:

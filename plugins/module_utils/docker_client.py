@@ -158,9 +158,7 @@ class SwarmClient:
         params = {"version": version}
         if rollback:
             params["rollback"] = "previous"
-        return self.api._result(self.api._post_json(
-            self.api._url("/services/{0}/update", service_id), data=spec, params=params,
-            headers=auth_header(registry_auth) or {}), json=True)
+        return self._post("/services/{0}/update", spec, params, auth_header(registry_auth), service_id)
 
     def create_network(self, body):
         return self._post("/networks/create", body)

@@ -121,11 +121,14 @@ class StackManager:
             self.module.warn(warning)
         desired = converted["services"]
         try:
+            # One look at what the swarm has; every check before the change reads it.
+            self.network_names = dict((n["Id"], n["Name"]) for n in self.client.api.networks())
+            self.object_ids = dict((kind, dict((o["Spec"]["Name"], o["ID"]) for o in self.client.all_objects(kind)))
+                                   for kind in ("configs", "secrets"))
             self.check_external(converted)
             if self.params["resolve_image"] == "always":
                 self.resolve_images(desired)
             live_services = dict((s["Spec"]["Name"], s) for s in self.client.stack_services(self.stack))
-            self.network_names = dict((n["Id"], n["Name"]) for n in self.client.api.networks())
             plan = plan_services(desired, live_services, prune=self.params["prune"],
                                  network_names=self.network_names)
             objects = self.missing_objects(converted)
@@ -152,11 +155,11 @@ class StackManager:
     # --- checks before anything changes ---------------------------------------
 
     def check_external(self, converted):
-        existing = set(n["Name"] for n in self.client.api.networks())
+        existing = set(self.network_names.values())
         missing = [n for n in converted.get("external_networks") or [] if n not in existing]
         for kind in ("configs", "secrets"):
-            names = set(o["Spec"]["Name"] for o in self.client.all_objects(kind))
-            missing.extend(o["name"] for o in converted[kind].values() if o.get("external") and o["name"] not in names)
+            missing.extend(o["name"] for o in converted[kind].values()
+                           if o.get("external") and o["name"] not in self.object_ids[kind])
         if missing:
             self.module.fail_json(msg="external objects the stack needs do not exist, nothing was changed: %s"
                                   % ", ".join(sorted(missing)))
@@ -193,16 +196,15 @@ class StackManager:
 
     def missing_objects(self, converted):
         missing = {"networks": [], "configs": [], "secrets": []}
-        existing_nets = set(n["Name"] for n in self.client.api.networks())
+        existing_nets = set(self.network_names.values())
         for name in sorted(converted["networks"]):
             if name not in existing_nets:
                 missing["networks"].append(name)
         for kind in ("configs", "secrets"):
             # Swarm-wide: a config with its own `name:` is not scoped to this stack, and the
             # same content under the same name is one object that stacks share.
-            have = set(o["Spec"]["Name"] for o in self.client.all_objects(kind))
             for obj in converted[kind].values():
-                if not obj.get("external") and obj["name"] not in have:
+                if not obj.get("external") and obj["name"] not in self.object_ids[kind]:
                     missing[kind].append(obj["name"])
         return missing
 
@@ -259,15 +261,13 @@ class StackManager:
             body = dict(converted["networks"][name], Name=name)
             net = self.client.create_network(body)
             self.undo.append(("network", net.get("Id"), name))
-        ids = {}
+        ids = dict((kind, dict(self.object_ids[kind])) for kind in ("configs", "secrets"))
         for kind in ("configs", "secrets"):
             for obj in converted[kind].values():
                 if obj["name"] in objects[kind]:
                     made = self.client.create_object(kind, obj["spec"])
                     self.undo.append((kind[:-1], made["ID"], obj["name"]))
-            wanted = set(o["name"] for o in converted[kind].values())
-            ids[kind] = dict((o["Spec"]["Name"], o["ID"]) for o in self.client.all_objects(kind)
-                             if o["Spec"]["Name"] in wanted)
+                    ids[kind][obj["name"]] = made["ID"]
         for name in plan["create"] + plan["update"]:
             spec = with_own_labels(self.with_object_ids(desired[name], ids), identity=desired[name])
             auth = self.auth_for(spec["TaskTemplate"]["ContainerSpec"]["Image"]) if send_auth else None

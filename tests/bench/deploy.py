@@ -10,7 +10,6 @@ ours: how long until the failure is known, and until the rollback completed,
 against the target of the monitor window plus 10 s.
 Figures, not a test: it prints them; it stops only when a deploy misbehaves.
 """
-import json
 import os
 import re
 import statistics
@@ -20,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab"))
-from labenv import copy_to_manager, on_manager, prepare, sh  # noqa: E402
+from labenv import copy_to_manager, on_manager, prepare, remove_stack, sh, write_deploy_vars  # noqa: E402
 
 import yaml  # noqa: E402
 
@@ -53,13 +52,8 @@ def twenty_services(path):
 
 
 def ours(lab, stack, files, variables, extra=()):
-    evars = {"stack_name": stack, "stack_file": [str(f) for f in files],
-             "stack_variables": dict({"REGISTRY": lab["registry"]["address_in_lab"]}, **variables),
-             "stack_registry_auth": {"username": lab["registry"]["username"], "password": lab["password"],
-                                     "serveraddress": lab["registry"]["address_in_lab"]},
-             "stack_with_registry_auth": True, "stack_monitor": MONITOR}
-    vars_file = LOG_DIR / ("vars-%s.json" % stack)
-    vars_file.write_text(json.dumps(evars))
+    vars_file = write_deploy_vars(LOG_DIR / ("vars-%s.json" % stack), lab, stack, files, variables,
+                                  stack_monitor=MONITOR)
     start = time.monotonic()
     proc = sh(["ansible-playbook", "playbooks/deploy.yml", "-e", "@%s" % vars_file, *extra])
     elapsed = time.monotonic() - start
@@ -76,11 +70,8 @@ def cli(lab, stack, compose_dir, compose_name, variables):
 
 
 def remove(stack):
-    on_manager("docker stack rm %s >/dev/null 2>&1; for i in $(seq 1 60); do "
-               "[ -z \"$(docker ps -aq --filter label=com.docker.stack.namespace=%s)\" ] && "
-               "[ -z \"$(docker network ls -q --filter label=com.docker.stack.namespace=%s)\" ] && break; sleep 1; done"
-               % (stack, stack, stack))
-    time.sleep(2)
+    remove_stack(stack)
+    time.sleep(2)  # let the nodes settle before the next timed case
 
 
 def main():

@@ -15,7 +15,7 @@ import yaml
 
 import sys
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
-from labenv import INVENTORY, ROOT, prepare, sh  # noqa: E402,F401  (sh is used by the tests)
+from labenv import INVENTORY, ROOT, prepare, sh, write_deploy_vars  # noqa: E402,F401  (sh is used by the tests)
 
 LOG_DIR = Path(os.environ.get("CONDUCTOR_LOG_DIR", ROOT / ".build" / "logs" / "deploy"))
 STACK_FILE = ROOT / "examples" / "stack" / "demo.yml"
@@ -37,16 +37,7 @@ def manager(lab):
 
 def deploy(lab, stack, name, *extra, variables=None, files=None, check=False, verbose=True):
     """Run playbooks/deploy.yml like a user; keep the -vvv output for the secret checks."""
-    evars = {
-        "stack_name": stack,
-        "stack_file": [str(f) for f in (files or [STACK_FILE])],
-        "stack_variables": dict({"REGISTRY": lab["registry"]["address_in_lab"]}, **(variables or {})),
-        "stack_registry_auth": {"username": lab["registry"]["username"], "password": lab["password"],
-                                "serveraddress": lab["registry"]["address_in_lab"]},
-        "stack_with_registry_auth": True,
-    }
-    evars_file = LOG_DIR / ("vars-%s.json" % name)
-    evars_file.write_text(json.dumps(evars))
+    evars_file = write_deploy_vars(LOG_DIR / ("vars-%s.json" % name), lab, stack, files or [STACK_FILE], variables)
     cmd = ["ansible-playbook", "playbooks/deploy.yml", "-e", "@%s" % evars_file]
     if verbose:
         cmd.append("-vvv")

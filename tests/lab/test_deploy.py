@@ -6,28 +6,20 @@ the previous one left (pytest runs a file's tests in order).
 import base64
 import json
 import re
-import time
 
 import pytest
 
 from conftest import LOG_DIR, ROOT, deploy, services, sh
+from labenv import remove_stack
 
 STACK = "demo"
 pytestmark = pytest.mark.usefixtures("lab", "fresh_stack")
 
 
 @pytest.fixture(scope="module")
-def fresh_stack(manager):
-    """Start from no stack, as a first deploy does; wait until Swarm has let go of it."""
-    manager.run("docker stack rm %s" % STACK)
-    for _ in range(60):
-        left = manager.run("docker ps -aq --filter label=com.docker.stack.namespace=%s; "
-                           "docker network ls -q --filter label=com.docker.stack.namespace=%s" % (STACK, STACK))
-        if not left.stdout.strip():
-            break
-        time.sleep(1)
-    else:
-        pytest.fail("stack %s did not go away" % STACK)
+def fresh_stack(lab):
+    """Start from no stack, as a first deploy does."""
+    remove_stack(STACK)
 
 
 def container_specs(manager):

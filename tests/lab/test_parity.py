@@ -8,10 +8,9 @@ labels, content-hashed config and secret names, and the IDs Swarm assigns.
 """
 import json
 import re
-import time
 
 from conftest import ROOT, deploy
-from labenv import copy_to_manager, on_manager
+from labenv import copy_to_manager, on_manager, remove_stack
 
 STACK = "parity"
 HASH_SUFFIX = re.compile(r"_[0-9a-f]{10}$")
@@ -45,17 +44,6 @@ def normalize(spec, networks):
     return spec
 
 
-def remove_stack():
-    on_manager("docker stack rm %s" % STACK)
-    for _ in range(60):
-        left = on_manager("docker ps -aq --filter label=com.docker.stack.namespace=%s; docker network ls -q "
-                          "--filter label=com.docker.stack.namespace=%s" % (STACK, STACK)).stdout.strip()
-        if not left:
-            return
-        time.sleep(1)
-    raise AssertionError("stack %s did not go away" % STACK)
-
-
 def test_services_match_docker_stack_deploy(lab):
     reg = lab["registry"]
     login = on_manager("docker login -u %s --password-stdin %s" % (reg["username"], reg["address_in_lab"]),
@@ -63,16 +51,16 @@ def test_services_match_docker_stack_deploy(lab):
     assert login.returncode == 0, login.stdout
     on_manager("rm -rf /tmp/parity")
     copy_to_manager(ROOT / "examples" / "stack", "/tmp/parity")
-    remove_stack()
+    remove_stack(STACK)
     cli = on_manager("cd /tmp/parity/stack && REGISTRY=%s docker stack deploy --detach=true --with-registry-auth "
                      "-c demo.yml %s" % (reg["address_in_lab"], STACK))
     assert cli.returncode == 0, cli.stdout
     by_cli = read_specs()
-    remove_stack()
+    remove_stack(STACK)
     ours = deploy(lab, STACK, "parity")
     assert ours.returncode == 0, ours.stdout[-3000:]
     by_us = read_specs()
-    remove_stack()
+    remove_stack(STACK)
     assert sorted(by_us) == sorted(by_cli) == ["parity_api", "parity_web"]
     for name in by_cli:
         cli_spec, our_spec = by_cli[name], by_us[name]
