@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The lab: bare Debian hosts as containers on this machine.
 
 Each host runs systemd and sshd and has python3 but no Docker: provisioning
@@ -265,7 +264,7 @@ def wait_ssh(name: str, port: int, key: Path, deadline: float) -> None:
             ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
              "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
              "-o", "ConnectTimeout=3", "-o", "LogLevel=ERROR", "root@127.0.0.1", "true"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if res.returncode == 0:
             return
         if time.monotonic() > deadline:

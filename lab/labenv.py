@@ -25,7 +25,7 @@ def env():
 
 
 def sh(cmd, **kw):
-    return subprocess.run([str(c) for c in cmd], cwd=str(ROOT), env=env(), text=True, stdout=subprocess.PIPE,
+    return subprocess.run([str(c) for c in cmd], check=False, cwd=str(ROOT), env=env(), text=True, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, **kw)
 
 
@@ -42,7 +42,7 @@ def manager_ssh():
 def on_manager(command, stdin=None):
     """Run a shell command on the first manager; stdin (text or bytes) keeps secrets off command lines."""
     binary = isinstance(stdin, bytes)
-    return subprocess.run(manager_ssh() + [command], input=stdin, text=not binary, stdout=subprocess.PIPE,
+    return subprocess.run(manager_ssh() + [command], check=False, input=stdin, text=not binary, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT)
 
 
@@ -74,7 +74,7 @@ def write_deploy_vars(path, lab, stack, files, variables=None, **more):
 def remove_stack(stack, timeout=60):
     """docker stack rm, then wait until Swarm has let go of its containers and networks."""
     on_manager("docker stack rm %s" % stack)
-    for _ in range(timeout):
+    for _second in range(timeout):
         left = on_manager("docker ps -aq --filter label=com.docker.stack.namespace=%s; docker network ls -q "
                           "--filter label=com.docker.stack.namespace=%s" % (stack, stack)).stdout.strip()
         if not left:
@@ -83,19 +83,63 @@ def remove_stack(stack, timeout=60):
     raise RuntimeError("stack %s did not go away within %ss" % (stack, timeout))
 
 
-def prepare(log_dir, hosts=3, managers=1):
-    """Bring the lab up and provisioned, with images in its registry. Returns registry facts."""
+def install_collection(workdir):
+    """Build the collection tarball and install it offline into a fresh collections path,
+    as a user installing from Galaxy would. Returns where things are, and the environment
+    that makes ansible-* see that installed copy and not this checkout."""
+    workdir = Path(workdir)
+    dist, collections, project = workdir / "dist", workdir / "collections", workdir / "project"
+    for d in (dist, collections, project):
+        subprocess.run(["rm", "-rf", str(d)], check=True)
+        d.mkdir(parents=True)
+    built = sh(["ansible-galaxy", "collection", "build", "--output-path", dist, "."])
+    if built.returncode != 0:
+        raise RuntimeError("collection build failed:\n%s" % built.stdout)
+    tarball = next(dist.glob("conductor-swarm-*.tar.gz"))
+    user_env = dict(env(), ANSIBLE_COLLECTIONS_PATH=str(collections))
+    del user_env["ANSIBLE_CONFIG"]  # a user's project has no ansible.cfg of ours
+    # --offline: dependencies resolve against what is installed (community.docker from
+    # the `ansible` package), never against Galaxy.
+    installed = subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(collections),
+                                str(tarball)], check=False, cwd=str(project), env=user_env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if installed.returncode != 0:
+        raise RuntimeError("collection install failed:\n%s" % installed.stdout)
+    return {"tarball": tarball, "collections": collections, "project": project, "env": user_env,
+            "path": collections / "ansible_collections" / "conductor" / "swarm", "install_log": installed.stdout}
+
+
+def run_installed(installed, cmd, **kw):
+    """Run a command in the user's project directory, seeing only the installed collection."""
+    return subprocess.run([str(c) for c in cmd], check=False, cwd=str(installed["project"]), env=installed["env"],
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+
+
+def prepare(log_dir, hosts=3, managers=1, installed=None):
+    """Bring the lab up and provisioned, with images in its registry. Returns registry facts.
+
+    With `installed` (from install_collection), provisioning runs conductor.swarm.provision
+    by its fully qualified name from that installed copy instead of this checkout."""
     py = ROOT / ".venv" / "bin" / "python"
     log_dir.mkdir(parents=True, exist_ok=True)
-    for step in ([py, "lab/labctl.py", "up", "--hosts", hosts, "--managers", managers],
-                 ["bash", "examples/app/build.sh", *VERSIONS],
-                 ["ansible-playbook", "playbooks/provision.yml"]):
-        proc = sh(step)
-        (log_dir / ("prepare-%s.log" % Path(str(step[1])).stem)).write_text(proc.stdout)
+    steps = [("labctl", sh, [py, "lab/labctl.py", "up", "--hosts", hosts, "--managers", managers]),
+             ("build", sh, ["bash", "examples/app/build.sh", *VERSIONS])]
+    if installed:
+        steps.append(("provision", lambda cmd: run_installed(installed, cmd),
+                      ["ansible-playbook", "-vv", "-i", INVENTORY, "conductor.swarm.provision"]))
+    else:
+        steps.append(("provision", sh, ["ansible-playbook", "playbooks/provision.yml"]))
+    bare = None
+    for name, runner, step in steps:
+        if name == "provision":  # were the hosts bare before this run? (no Docker Engine yet)
+            bare = on_manager("command -v dockerd").returncode != 0
+        proc = runner(step)
+        (log_dir / ("prepare-%s.log" % name)).write_text(proc.stdout)
         if proc.returncode != 0:
             raise RuntimeError("%s failed:\n%s" % (" ".join(map(str, step)), proc.stdout[-3000:]))
     import registry  # lab/registry.py
     registry.up()
     info = registry.info()
     digests = registry.push(["conductor/demo-app:%s" % v for v in VERSIONS])
-    return {"registry": info, "digests": digests, "password": Path(info["password_file"]).read_text().strip()}
+    return {"registry": info, "digests": digests, "password": Path(info["password_file"]).read_text().strip(),
+            "provisioned_bare_hosts": bare}

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The lab's image registry, so lab nodes pull images by digest as in production.
 
 Lab nodes need this in /etc/docker/daemon.json (the registry speaks plain HTTP
@@ -126,7 +125,7 @@ def docker(*args: str, check: bool = True, input: str | bytes | None = None,
     env = dict(os.environ)
     env.setdefault("DOCKER_API_VERSION", "1.41")
     env["DOCKER_BUILDKIT"] = "0"
-    res = subprocess.run([docker_bin(), *args], text=text, env=env, input=input,
+    res = subprocess.run([docker_bin(), *args], check=False, text=text, env=env, input=input,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if check and res.returncode != 0:
         err = res.stderr if text else res.stderr.decode(errors="replace")
@@ -492,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("push needs at least one IMAGE")
             lab_address = info()["address_in_lab"]
             for image, digest in push(args.args).items():
-                repo, _ = split_image(image)
+                repo, _tag = split_image(image)
                 print(f"{image} {digest} {lab_address}/{repo}@{digest}")
         elif args.command == "verify-node":
             if len(args.args) != 1:

@@ -21,9 +21,9 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   apt-get update -qq
   # Releases before Debian 13 ship the client inside docker.io.
   if [[ " ${need_pkgs[*]} " == *" docker-cli "* ]] && ! apt-cache policy docker-cli | grep -q 'Candidate: [0-9]'; then
-    need_pkgs=("${need_pkgs[@]/docker-cli}")
+    mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | grep -vx docker-cli)
   fi
-  apt-get install -y -qq --no-install-recommends ${need_pkgs[*]} >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
 if ! engine_up; then

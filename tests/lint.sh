@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Static checks: yamllint, ansible-lint (production profile), playbook syntax,
-# and the documentation of every module rendering with ansible-doc.
+# Static checks: yamllint, ansible-lint (production profile), the changelog,
+# playbook syntax, and the documentation of every module rendering with ansible-doc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" ANSIBLE_NOCOLOR=1
@@ -10,6 +10,10 @@ yamllint -s .
 
 echo "== ansible-lint (production profile)"
 ansible-lint --profile production --offline -q roles playbooks
+
+echo "== changelog fragments and changelogs/changelog.yaml (antsibull-changelog)"
+antsibull-changelog lint
+antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 echo "== playbook syntax"
 for pb in playbooks/*.yml; do

@@ -12,11 +12,11 @@ for scenario in "${scenarios[@]}"; do
   export CONDUCTOR_LOG_DIR="$PWD/.build/logs/$scenario"
   rm -rf "$CONDUCTOR_LOG_DIR" && mkdir -p "$CONDUCTOR_LOG_DIR"
   log="$CONDUCTOR_LOG_DIR/molecule.log"
-  echo "== molecule scenario $scenario (log: ${log#$PWD/})"
+  echo "== molecule scenario $scenario (log: ${log#"$PWD"/})"
   start=$SECONDS
   if ! molecule test -s "$scenario" >"$log" 2>&1; then
     tail -n 80 "$log"
-    echo "molecule scenario $scenario FAILED after $((SECONDS - start))s (full log: ${log#$PWD/})"
+    echo "molecule scenario $scenario FAILED after $((SECONDS - start))s (full log: ${log#"$PWD"/})"
     exit 1
   fi
   # Proof that the stages ran, not just that molecule exited 0.

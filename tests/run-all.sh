@@ -2,7 +2,7 @@
 # The whole suite, as `make test` and CI run it: lint, unit tests, then the
 # multi-host lab scenarios. Every stage must really run; the first failure stops it.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/.venv/bin:$PATH"
 
 passed=0 failed=0
@@ -23,9 +23,13 @@ stage() {
 }
 
 stage lint bash tests/lint.sh
-stage unit pytest -q -p no:cacheprovider tests/unit
+# ansible-test sanity for every ansible-core release meta/runtime.yml admits.
+stage sanity bash tests/sanity.sh
+# Pure logic, and the examples in the docs (no Docker).
+stage unit pytest -q -p no:cacheprovider tests/unit tests/docs
 stage molecule bash tests/molecule.sh
-# The example app on this machine's engine, then deploys on a fresh lab.
+# The example app on this machine's engine, then a fresh lab provisioned from the
+# built and installed collection tarball: deploys, AWX-style jobs through ansible-runner.
 stage lab-tests bash -c "python lab/labctl.py destroy && pytest -v -p no:cacheprovider tests/lab"
 echo
 echo "suite: $passed passed, $failed failed"

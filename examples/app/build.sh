@@ -37,6 +37,8 @@ mkdir -p "$CACHE/debs"
 deb_version() { dpkg-deb -f "$1" Version 2>/dev/null; }
 cached_deb() {  # the cached .deb of version $1 ("" = any, newest first)
     local f
+    # Our own cache of Debian package files (no spaces in their names); ls -t: newest first.
+    # shellcheck disable=SC2045
     for f in $(ls -t "$CACHE"/debs/busybox-static_*.deb 2>/dev/null); do
         if [[ -z "$1" || "$(deb_version "$f")" == "$1" ]]; then echo "$f"; return 0; fi
     done

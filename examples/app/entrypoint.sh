@@ -1,4 +1,6 @@
 #!/bin/sh
+# Runs under busybox ash, which sets HOSTNAME and has `read -t`.
+# shellcheck disable=SC3028,SC3045
 # demo-app: PID 1 of the container.
 #
 # Runs the HTTP server (busybox `nc -ll -e handler.sh`: one forked handler per
@@ -27,6 +29,7 @@ if [ "${CRASH:-0}" = 1 ]; then
     echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) demo-app[$HOST]: FATAL: CRASH=1 is set: exiting with code 1 right after start (simulated broken release, version=$VERSION)" >&2
     exit 1
 fi
+val=""
 for var in DRAIN_SECONDS START_DELAY INFLIGHT_WAIT PORT; do
     eval "val=\$$var"
     if ! is_uint "$val"; then
@@ -59,7 +62,7 @@ stop() {
         usleep 100000
         tries=$((tries - 1))
     done
-    left=$(ls "$STATE/inflight" | wc -l)
+    left=$(find "$STATE/inflight" -mindepth 1 -maxdepth 1 | wc -l)
     if [ "$left" -gt 0 ]; then
         log "stopped with $left request(s) still in flight: exiting 0"
     else

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Runs under busybox ash, which sets HOSTNAME and has `read -t`.
+# shellcheck disable=SC3028,SC3045
 # demo-app: one HTTP request. `nc -ll -e` runs this once per connection, with the
 # connection on stdin/stdout; stderr is the container's, so log lines go there.
 #

@@ -63,8 +63,8 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         self.task_vars = task_vars or {}
         # The module's own spec, checked here: bad input stops before the manager is asked anything.
-        _, args = self.validate_argument_spec(argument_spec=argument_spec(),
-                                              required_one_of=[("compose", "compose_files")])
+        _validation, args = self.validate_argument_spec(argument_spec=argument_spec(),
+                                                        required_one_of=[("compose", "compose_files")])
         tracking = dict((key, args[key]) for key in TRACKING_OPTIONS)
         # Connection options the task did not set stay unset: their DOCKER_* fallbacks are
         # the manager's environment, not this controller's.
@@ -173,8 +173,8 @@ class ActionModule(ActionBase):
                 stack = {"verdict": FAILED, "reason": "service(s) %s disappeared" % ", ".join(sorted(missing))}
             verdicts = dict((a["name"], a["verdict"]) for a in assessments)
             if stack["verdict"] != PENDING:
-                display.display("  %sstack %s: %s after %.1fs" % ("rollback of " if rolling_back else "", self.stack,
-                                                                stack["verdict"], time.time() - start))
+                prefix = "rollback of " if rolling_back else ""
+                display.display("  %sstack %s: %s after %.1fs" % (prefix, self.stack, stack["verdict"], time.time() - start))
                 return {"verdict": stack["verdict"], "reason": stack["reason"], "services": verdicts,
                         "seconds": round(time.time() - start, 1), "assessments": assessments}
             if now - manager_start > tracking["deadline"] + tracking["monitor"] + 30:
@@ -265,7 +265,7 @@ class ActionModule(ActionBase):
                 self.stack, ", ".join(sorted(list(back) + undo["removed"])) or "nothing", ", ".join(sorted(not_back)),
                 " | ".join(lines)))
             return result
+        restored = ", ".join(sorted(list(back) + undo["removed"])) or "no service"
         result["msg"] = ("deploy of stack %s failed and was rolled back: the stack is back on the previous version "
-                         "(%s). %s" % (self.stack, ", ".join(sorted(list(back) + undo["removed"])) or "no service",
-                                      " | ".join(lines)))
+                         "(%s). %s" % (self.stack, restored, " | ".join(lines)))
         return result

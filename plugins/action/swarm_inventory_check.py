@@ -24,7 +24,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
+        _validation, args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC)
         errors, warnings = validate_groups(args["managers"], args["workers"], args["retired"])
         result.update(changed=False, errors=errors, warnings=warnings,
                       managers=args["managers"], workers=args["workers"], retired=args["retired"])

@@ -74,6 +74,7 @@ import datetime
 import hashlib
 import ipaddress
 import json
+import math
 import posixpath
 import re
 import struct
@@ -170,7 +171,7 @@ def _is_num(value):
 
 def _go_float(value):
     """A float64 as Go's fmt.Sprint prints it (%v: shortest, exponent from 1e+06)."""
-    if value != value:
+    if math.isnan(value):
         return "NaN"
     if value in (float("inf"), float("-inf")):
         return "+Inf" if value > 0 else "-Inf"
@@ -1008,6 +1009,7 @@ def _parse_port_spec(raw, where, warnings):
         raise ComposeError("%s: invalid protocol %s in %s" % (where, json.dumps(proto), json.dumps(raw)))
     if host_ip.startswith("[") and host_ip.endswith("]"):
         host_ip = host_ip[1:-1]
+    address = None
     if host_ip:
         try:
             address = ipaddress.ip_address(host_ip)
@@ -1030,7 +1032,7 @@ def _parse_port_spec(raw, where, warnings):
     count = end - start + 1
     for index in range(count):
         target = start + index
-        if host_ip and not address.is_unspecified:
+        if address is not None and not address.is_unspecified:
             warnings.append("%s: ignoring IP-address (%s) service will listen on '0.0.0.0'"
                             % (where, raw))
         if not host_port:

@@ -24,7 +24,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state impo
 
 try:
     import docker
-    from docker.errors import APIError, DockerException
+    from docker.errors import DockerException
     from docker.tls import TLSConfig
     HAS_DOCKER_SDK = True
     DOCKER_SDK_IMPORT_ERROR = None
@@ -33,9 +33,6 @@ except ImportError:
     DOCKER_SDK_IMPORT_ERROR = traceback.format_exc()
 
     class DockerException(Exception):
-        pass
-
-    class APIError(DockerException):
         pass
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -92,6 +89,12 @@ class SwarmClient:
                 client_cert = (files["client_cert"], files["client_key"])
             tls_config = TLSConfig(client_cert=client_cert, ca_cert=files["ca_path"],
                                    verify=params["validate_certs"])
+            if files["ca_path"]:
+                # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's CA on every
+                # request, so with either set the daemon's CA would be silently ignored. This is the
+                # module's own process: dropping them here affects nothing else.
+                for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+                    os.environ.pop(name, None)
         try:
             self.docker = docker.DockerClient(base_url=params["docker_host"], tls=tls_config,
                                               version=params["api_version"],
@@ -213,4 +216,3 @@ def demux_log_lines(raw):
     for line in text.decode("utf-8", "replace").splitlines():
         out.append(line.rstrip())
     return out
-

@@ -335,4 +335,3 @@ class StackManager:
                 removed[kind].append(obj["Spec"]["Name"])
         return {"changed": bool(removed["configs"] or removed["secrets"]), "removed": removed,
                 "stack": self.stack}
-

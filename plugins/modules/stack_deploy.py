@@ -22,7 +22,7 @@ description:
   - Only services whose spec changed are updated; an unchanged redeploy sends no update to Swarm.
   - A service edited by hand since the last deploy is reported as drift, and put back to the files' spec.
 author:
-  - conductor.swarm developers
+  - conductor.swarm developers (@conductor-swarm)
 extends_documentation_fragment:
   - conductor.swarm.docker
 attributes:

@@ -18,7 +18,7 @@ description:
     C(starting) until the check passes).
   - Can also return the last lines of logs of given tasks, and the raw API answers the rollout tracker reads.
 author:
-  - conductor.swarm developers
+  - conductor.swarm developers (@conductor-swarm)
 extends_documentation_fragment:
   - conductor.swarm.docker
 attributes:

@@ -17,7 +17,7 @@ description:
     service that Swarm already rolled back on its own is not flipped back to the failed spec.
   - C(conductor.swarm.stack_deploy) calls it when a rollout fails; it can also be used on its own.
 author:
-  - conductor.swarm developers
+  - conductor.swarm developers (@conductor-swarm)
 extends_documentation_fragment:
   - conductor.swarm.docker
 attributes:

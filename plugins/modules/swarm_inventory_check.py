@@ -16,7 +16,7 @@ description:
     more than one of the groups, or a group lists a host twice.
   - Warns about an even number of managers (no fault tolerance gained over one fewer) and about more than seven.
 author:
-  - conductor.swarm developers
+  - conductor.swarm developers (@conductor-swarm)
 attributes:
   check_mode:
     support: full

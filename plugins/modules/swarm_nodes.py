@@ -20,7 +20,7 @@ description:
   - Joining new hosts is done on the hosts themselves (role C(conductor.swarm.swarm_cluster)); nodes of O(nodes)
     without O(nodes[].node_id) are skipped here.
 author:
-  - conductor.swarm developers
+  - conductor.swarm developers (@conductor-swarm)
 extends_documentation_fragment:
   - conductor.swarm.docker
 attributes:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """make bench-deploy: time to "converged", ours against the Docker CLI.
 
 On one lab swarm, in one run, side by side:
@@ -65,7 +64,7 @@ def cli(lab, stack, compose_dir, compose_name, variables):
     env = " ".join("%s=%s" % kv for kv in dict({"REGISTRY": lab["registry"]["address_in_lab"]}, **variables).items())
     start = time.monotonic()
     proc = on_manager_ok("cd /tmp/bench-stack/%s && env %s docker stack deploy --detach=false --with-registry-auth "
-                      "-c %s %s" % (compose_dir, env, compose_name, stack))
+                         "-c %s %s" % (compose_dir, env, compose_name, stack))
     return proc, time.monotonic() - start
 
 
@@ -122,7 +121,7 @@ def main():
 
     # A broken release: how fast it is caught and rolled back.
     remove("bours")
-    proc, _ = ours(lab, "bours", [STACK_DIR / "demo.yml"], {})
+    proc, _took = ours(lab, "bours", [STACK_DIR / "demo.yml"], {})
     if proc.returncode != 0:
         sys.exit("setting up the rollback case failed:\n" + proc.stdout[-3000:])
     broken = ROOT / "tests" / "lab" / "compose" / "web-unhealthy.yml"
@@ -139,11 +138,11 @@ def main():
     print()
     print("bench-deploy: %d run(s) per case, wall seconds (median), ours / docker stack deploy --detach=false" % RUNS)
     print("%-40s %8s %8s %8s %20s" % ("case", "ours", "cli", "ratio", "ours: tracking alone"))
-    for title, _, _, _, _ in cases:
+    for title, *_case in cases:
         o, c = statistics.median(figures[title]["ours"]), statistics.median(figures[title]["cli"])
         tracking = figures[title]["tracking"]
-        print("%-40s %8.1f %8.1f %7.2fx %20s" % (title, o, c, o / c,
-                                                  "%.1f" % statistics.median(tracking) if tracking else "-"))
+        tracked = "%.1f" % statistics.median(tracking) if tracking else "-"
+        print("%-40s %8.1f %8.1f %7.2fx %20s" % (title, o, c, o / c, tracked))
     print("(ours = ansible-playbook wall time: Ansible start-up, argument checks, apply, then tracking)")
     print()
     print("broken release (healthcheck never passes), ours: failure known after %s s of tracking, rollback "

@@ -15,16 +15,24 @@ import yaml
 
 import sys
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
-from labenv import INVENTORY, ROOT, prepare, sh, write_deploy_vars  # noqa: E402,F401  (sh is used by the tests)
+from labenv import (INVENTORY, ROOT, install_collection, prepare, run_installed, sh,  # noqa: E402,F401  (used by the tests)
+                    write_deploy_vars)
 
 LOG_DIR = Path(os.environ.get("CONDUCTOR_LOG_DIR", ROOT / ".build" / "logs" / "deploy"))
 STACK_FILE = ROOT / "examples" / "stack" / "demo.yml"
 
 
 @pytest.fixture(scope="session")
-def lab():
-    """A provisioned 3-host lab with the registry up and the app images in it."""
-    return prepare(LOG_DIR)
+def installed():
+    """The collection built into a tarball and installed offline into a fresh collections path."""
+    return install_collection(ROOT / ".build" / "installed")
+
+
+@pytest.fixture(scope="session")
+def lab(installed):
+    """A 3-host lab provisioned by conductor.swarm.provision from the installed copy, with the
+    registry up and the app images in it."""
+    return prepare(LOG_DIR, installed=installed)
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ def docker(*args: str, check: bool = True, timeout: float = 60,
     env = dict(os.environ)
     env.setdefault("DOCKER_API_VERSION", "1.41")
     cmd = [DOCKER, *(["--config", config] if config else []), *args]
-    res = subprocess.run(cmd, text=True, capture_output=True, timeout=timeout, env=env, input=input)
+    res = subprocess.run(cmd, check=False, text=True, capture_output=True, timeout=timeout, env=env, input=input)
     if check and res.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} -> {res.returncode}\n{res.stdout}\n{res.stderr}")
     return res
@@ -63,7 +63,7 @@ def http_get(port: int, path: str, timeout: float = 5) -> tuple[int, str, float]
 
 def try_get(port: int, path: str, timeout: float = 3) -> tuple[int, str] | None:
     try:
-        status, body, _ = http_get(port, path, timeout)
+        status, body, _took = http_get(port, path, timeout)
         return status, body
     except (OSError, http.client.HTTPException):
         return None
@@ -101,7 +101,7 @@ def engine():
 
 @pytest.fixture(scope="module")
 def images(engine):
-    res = subprocess.run([str(BUILD), "1.0.0", "2.0.0"], capture_output=True, text=True, timeout=600)
+    res = subprocess.run([str(BUILD), "1.0.0", "2.0.0"], check=False, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, f"build.sh failed:\n{res.stdout}\n{res.stderr}"
     built = dict(line.split() for line in res.stdout.splitlines() if line.strip())
     assert set(built) == {f"{REPO}:1.0.0", f"{REPO}:2.0.0"}
@@ -165,7 +165,7 @@ def test_delay_ms_delays_only_the_root(run_app):
     status, body, took = http_get(app.port, "/")
     assert status == 200 and body.startswith("version=1.0.0 ")
     assert 0.8 <= took < 3.0, took
-    status, _, took = http_get(app.port, "/healthz")
+    status, _body, took = http_get(app.port, "/healthz")
     assert status == 200 and took < 0.8, took
 
 
@@ -223,7 +223,7 @@ def test_graceful_shutdown(run_app):
     stopper.start()
 
     seen_503_after = None
-    for _ in range(15):  # at most 15 probes, 0.1 s apart
+    for _probe in range(15):  # at most 15 probes, 0.1 s apart
         got = try_get(app.port, "/healthz", timeout=2)
         if got and got[0] == 503:
             seen_503_after = time.monotonic() - sigterm_at
@@ -278,14 +278,14 @@ def test_stack_file_as_docker_stack_reads_it(engine):
     # Debian's 20.10 client has no `docker stack config`; a newer client may.
     for client in ("/usr/local/bin/docker", DOCKER, "docker"):
         path = shutil.which(client)
-        if path and subprocess.run([path, "stack", "config", "--help"], capture_output=True,
+        if path and subprocess.run([path, "stack", "config", "--help"], check=False, capture_output=True,
                                    timeout=20).returncode == 0:
             break
     else:
         pytest.skip("no docker client here has `docker stack config`")
     env = dict(os.environ, DOCKER_API_VERSION="1.41", REGISTRY="reg.example:5000",
                WEB_VERSION="2.0.0", API_VERSION="3.0.0")
-    res = subprocess.run([path, "stack", "config", "-c", str(STACK)], capture_output=True, text=True,
+    res = subprocess.run([path, "stack", "config", "-c", str(STACK)], check=False, capture_output=True, text=True,
                          timeout=30, env=env, cwd=STACK.parent)
     assert res.returncode == 0, res.stderr
     final = yaml.safe_load(res.stdout)
@@ -320,7 +320,7 @@ def test_registry_push_and_pull_by_digest(images, run_app):
 
         # An image of its own (a version no one else uses), so removing it
         # locally and pulling it back proves the registry served it.
-        res = subprocess.run([str(BUILD), version], capture_output=True, text=True, timeout=300)
+        res = subprocess.run([str(BUILD), version], check=False, capture_output=True, text=True, timeout=300)
         assert res.returncode == 0, res.stderr
         image_id = docker("image", "inspect", "-f", "{{.Id}}", local).stdout.strip()
         digest = registry.push([local], name=name)[local]
@@ -336,7 +336,7 @@ def test_registry_push_and_pull_by_digest(images, run_app):
         docker("pull", pulled, config=info["docker_config"], timeout=120)
         assert docker("image", "inspect", "-f", "{{.Id}}", pulled).stdout.strip() == image_id
         app = run_app("from-registry", image=pulled)
-        status, body, _ = http_get(app.port, "/")
+        status, body, _took = http_get(app.port, "/")
         assert status == 200 and body.startswith(f"version={version} ")
     finally:
         if app is not None:

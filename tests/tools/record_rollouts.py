@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Turn -vvv logs of lab deploys into recorded rollout fixtures.
 
 A deploy log (from tests/lab, in .build/logs/deploy/) holds every answer the

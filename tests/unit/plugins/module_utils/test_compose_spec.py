@@ -154,8 +154,8 @@ def test_interpolate_casts_substituted_values_like_docker_cli():
         networks:
           front: {external: "${EXTERNAL}"}
     """)
-    result, _ = compose_spec.interpolate(doc, {"REPLICAS": "3", "RATIO": "0.25", "RO": "yes", "PORT": "80",
-                                               "EXTERNAL": "off"})
+    result, _warnings = compose_spec.interpolate(doc, {"REPLICAS": "3", "RATIO": "0.25", "RO": "yes", "PORT": "80",
+                                                       "EXTERNAL": "off"})
     web = result["services"]["web"]
     assert web["deploy"]["replicas"] == 3
     assert web["deploy"]["update_config"]["max_failure_ratio"] == 0.25
@@ -301,7 +301,7 @@ def full_example():
 
 
 def test_full_example_matches_docker_stack_deploy():
-    result, _ = full_example()
+    result, _warnings = full_example()
     expected = expected_json("full", "expected.json")
     got = plain(result)
     for key in ("networks", "external_networks", "configs", "secrets", "volumes", "warnings"):
@@ -319,8 +319,8 @@ def test_full_example_reads_files_through_the_callback_as_written():
 
 
 def test_full_example_is_json_serialisable_and_hash_is_stable():
-    result, _ = full_example()
-    again, _ = full_example()
+    result, _warnings = full_example()
+    again, _warnings = full_example()
     services = result["services"]
     json.dumps(services)
     assert compose_spec.spec_hash(services) == compose_spec.spec_hash(again["services"])

@@ -474,7 +474,6 @@ def test_annotate_health_reads_swarm_task_states():
     assert [t["Health"] for t in rs.annotate_health(tasks)] == ["healthy", "starting", None, None]
 
 
-
 def test_swarm_completing_the_update_proves_stability_when_its_monitor_is_long_enough():
     service = load("web_update_completed.service.json")
     service["UpdateStatus"] = dict(service.get("UpdateStatus") or {}, State="completed")

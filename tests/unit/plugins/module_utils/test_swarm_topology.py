@@ -26,22 +26,22 @@ def want(name, role="worker", labels=None, availability=None, node_id=None):
 # --- validate_groups -------------------------------------------------------------
 
 def test_no_manager_is_an_error():
-    errors, _ = validate_groups([], ["w1"])
+    errors, _warnings = validate_groups([], ["w1"])
     assert errors == ["the inventory has no host in group 'managers': a swarm needs at least one manager"]
 
 
 def test_host_in_both_groups_is_named():
-    errors, _ = validate_groups(["m1", "x"], ["x", "w1"])
+    errors, _warnings = validate_groups(["m1", "x"], ["x", "w1"])
     assert len(errors) == 1 and "x" in errors[0] and "both" in errors[0]
 
 
 def test_retired_host_still_in_a_group_is_an_error():
-    errors, _ = validate_groups(["m1"], ["w1"], ["w1"])
+    errors, _warnings = validate_groups(["m1"], ["w1"], ["w1"])
     assert errors and "w1" in errors[0] and "retired" in errors[0]
 
 
 def test_duplicate_in_a_group_is_an_error():
-    errors, _ = validate_groups(["m1", "m1"], [])
+    errors, _warnings = validate_groups(["m1", "m1"], [])
     assert errors == ["group 'managers' lists m1 more than once"]
 
 
@@ -55,7 +55,7 @@ def test_even_managers_warn(count, warned):
 
 
 def test_more_than_seven_managers_warn():
-    _, warnings = validate_groups(["m%d" % i for i in range(9)], [])
+    _errors, warnings = validate_groups(["m%d" % i for i in range(9)], [])
     assert any("more than 7" in w for w in warnings)
 
 
