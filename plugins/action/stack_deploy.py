@@ -89,11 +89,16 @@ class ActionModule(ActionBase):
         if not changed:
             return result
         rollout = self.track(changed, tracking, started_at=applied.get("started_at"))
-        result["rollout"] = rollout
         if rollout["verdict"] == CONVERGED:
+            result["rollout"] = dict((k, v) for k, v in rollout.items() if k != "assessments")
             cleanup = self._execute_module("conductor.swarm.stack_deploy",
                                            module_args=dict(module_args, phase="cleanup"), task_vars=self.task_vars)
-            if not cleanup.get("failed"):
+            if cleanup.get("failed"):
+                # The rollout is done and healthy; old versions merely stay until the next deploy.
+                result.setdefault("warnings", []).append(
+                    "stack %s converged, but removing unused config and secret versions failed: %s"
+                    % (self.stack, cleanup.get("msg")))
+            else:
                 result["removed"]["configs"] = cleanup["removed"]["configs"]
                 result["removed"]["secrets"] = cleanup["removed"]["secrets"]
             return result
@@ -217,8 +222,16 @@ class ActionModule(ActionBase):
         task_ids = []
         for assessment in failing:
             task_ids.extend(f["task_id"] for f in assessment["failures"][-2:])
-        logs = self.poll(changed, logs_for=task_ids)["logs"] if task_ids else {}
+        logs = {}
         lines = []
+        if not failing:  # the stack failed as a whole: a service disappeared, or no verdict in time
+            lines.append("stack %s: %s" % (self.stack, rollout["reason"]))
+        if task_ids:
+            # Logs are a courtesy: failing to fetch them must not stop the rollback.
+            try:
+                logs = self.poll(changed, logs_for=task_ids)["logs"]
+            except AnsibleActionFail as exc:
+                lines.append("(logs of the failed tasks are unavailable: %s)" % exc)
         for assessment in failing:
             lines.append("%s %s: %s" % (assessment["name"], assessment["verdict"].replace("_", " "),
                                         assessment["reason"]))

@@ -51,8 +51,8 @@ def check_rollout_labels(name, spec):
     try:
         read_fail_mode({"Spec": spec})
         read_failures_allowed({"Spec": spec})
-    except ValueError as exc:
-        raise ComposeError("service %s: %s" % (name, exc))
+    except ValueError as exc:  # its message already names the service
+        raise ComposeError(str(exc))
 
 
 def referenced_objects(services, kind):

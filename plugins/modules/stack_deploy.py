@@ -189,7 +189,34 @@ rollout:
   description: How the tracked rollout ended (action plugin); absent in check mode or with O(wait=false).
   returned: when changed and O(wait=true)
   type: dict
-  sample: {"verdict": "converged", "seconds": 21.4, "services": {"shop_web": "converged"}}
+  contains:
+    verdict:
+      description: V(converged), V(failed) or V(rolled_back) (Swarm rolled the update back itself).
+      type: str
+    reason:
+      description: Why, in one line, such as V(2 services converged) or the first failing service's reason.
+      type: str
+    services:
+      description: The verdict of each tracked service.
+      type: dict
+    seconds:
+      description: Wall time of the tracking.
+      type: float
+    logs:
+      description: Last log lines of the failed tasks, by task ID (at most O(log_lines) each).
+      type: dict
+      returned: when the rollout failed
+  sample: {"verdict": "converged", "reason": "1 service converged", "seconds": 21.4,
+           "services": {"shop_web": "converged"}}
+rollback:
+  description:
+    - The whole-stack rollback after a failed rollout (O(rollback=true)), as M(conductor.swarm.stack_rollback)
+      returns it, with its own tracked C(rollout).
+  returned: when the rollout failed and O(rollback=true)
+  type: dict
+  sample: {"changed": true, "rolled_back": {"shop_web": 57}, "removed": [], "skipped": {},
+           "rollout": {"verdict": "converged", "reason": "1 service converged", "seconds": 5.3,
+                       "services": {"shop_web": "converged"}}}
 warnings:
   description: What the Compose files use that Swarm ignores, and unset variables.
   returned: always

@@ -15,8 +15,7 @@ import yaml
 
 import sys
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
-from labenv import (INVENTORY, ROOT, install_collection, prepare, run_installed, sh,  # noqa: E402,F401  (used by the tests)
-                    write_deploy_vars)
+from labenv import INVENTORY, ROOT, install_collection, prepare, sh, write_deploy_vars  # noqa: E402
 
 LOG_DIR = Path(os.environ.get("CONDUCTOR_LOG_DIR", ROOT / ".build" / "logs" / "deploy"))
 STACK_FILE = ROOT / "examples" / "stack" / "demo.yml"

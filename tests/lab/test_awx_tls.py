@@ -163,12 +163,18 @@ def test_a_job_with_the_tls_credential_deploys_from_the_controller(lab, installe
 def test_without_the_client_certificate_the_engine_refuses_and_nothing_changes(lab, installed, manager, tls_engine,
                                                                                tls_stack):
     before = dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items())
-    extra = dict(survey_answers({"image_tag": "2.0.0"}), stack_name=STACK, deploy_manager="localhost")
+    # the daemon's CA is right, but no client certificate: --tlsverify turns the client away
+    ca = LOG_DIR / "awx-tls-credential" / "ca"
+    extra = dict(survey_answers({"image_tag": "2.0.0"}), stack_name=STACK, deploy_manager="localhost",
+                 docker_ca_path=str(ca))
     artifacts, proc = run_job(lab, installed, "job-tls-nocert", extra,
                               envvars={"DOCKER_HOST": tls_engine["host"], "DOCKER_TLS_VERIFY": "1"})
     assert proc.returncode != 0
     failed = [e for e in events(artifacts) if e["event"] == "runner_on_failed"]
     assert len(failed) == 1, json.dumps([e["event"] for e in events(artifacts)])
-    assert "cannot reach the Docker Engine at %s" % tls_engine["host"] in failed[0]["event_data"]["res"]["msg"]
+    msg = failed[0]["event_data"]["res"]["msg"]
+    assert "cannot reach the Docker Engine at %s" % tls_engine["host"] in msg
+    assert "CERTIFICATE_VERIFY_FAILED" not in msg  # the server's certificate was accepted
+    assert "TLSV13_ALERT_CERTIFICATE_REQUIRED" in msg  # as docs/troubleshooting.md quotes it
     assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
     assert yaml.safe_load((artifacts / "status").read_text()) == "failed"

@@ -10,8 +10,8 @@ import tarfile
 
 import pytest
 
-from conftest import INVENTORY, LOG_DIR, ROOT, STACK_FILE, run_installed, services, write_deploy_vars
-from labenv import remove_stack
+from conftest import INVENTORY, LOG_DIR, ROOT, STACK_FILE, services, write_deploy_vars
+from labenv import remove_stack, run_installed
 
 STACK = "installed"
 
