@@ -26,6 +26,7 @@ try:
     import docker
     from docker.errors import DockerException
     from docker.tls import TLSConfig
+    from requests.exceptions import RequestException
     HAS_DOCKER_SDK = True
     DOCKER_SDK_IMPORT_ERROR = None
 except ImportError:
@@ -34,6 +35,12 @@ except ImportError:
 
     class DockerException(Exception):
         pass
+
+    class RequestException(Exception):
+        pass
+
+# A Docker API call raises the SDK's own errors, and the transport's (refused
+# connections, TLS handshakes) as they are: every `except` here names both.
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
@@ -100,7 +107,11 @@ class SwarmClient:
                                               version=params["api_version"],
                                               timeout=params["timeout"])
             self.api = self.docker.api
-        except DockerException as exc:
+            if params["api_version"] != "auto":
+                # "auto" already asked the engine for its version; a fixed version asks nothing,
+                # so check here that it answers rather than fail at the first real request.
+                self.api.ping()
+        except (DockerException, RequestException) as exc:
             self.fail("cannot reach the Docker Engine at %s: %s" % (params["docker_host"], exc))
 
     def fail(self, msg, **kwargs):
@@ -110,7 +121,7 @@ class SwarmClient:
         """Swarm part of `docker info`: LocalNodeState, NodeID, ControlAvailable, Cluster."""
         try:
             return self.api.info().get("Swarm") or {}
-        except DockerException as exc:
+        except (DockerException, RequestException) as exc:
             self.fail("cannot read the engine's swarm state: %s" % exc)
 
     def require_manager(self):
@@ -123,7 +134,7 @@ class SwarmClient:
     def nodes(self):
         try:
             return self.api.nodes()
-        except DockerException as exc:
+        except (DockerException, RequestException) as exc:
             self.fail("cannot list swarm nodes: %s" % exc)
 
     def update_node(self, node_id, **spec_changes):

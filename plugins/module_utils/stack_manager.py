@@ -23,6 +23,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.compose_spec impor
 from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
     NAMESPACE_LABEL,
     DockerException,
+    RequestException,
     SwarmClient,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
@@ -132,7 +133,7 @@ class StackManager:
             plan = plan_services(desired, live_services, prune=self.params["prune"],
                                  network_names=self.network_names)
             objects = self.missing_objects(converted)
-        except DockerException as exc:
+        except (DockerException, RequestException) as exc:
             self.module.fail_json(msg="cannot read the swarm, nothing was changed: %s" % exc)
         result = self.describe(plan, desired, live_services, objects)
         result["changed"] = bool(plan["create"] or plan["update"] or plan["remove"]
@@ -181,7 +182,7 @@ class StackManager:
             if image not in digests:
                 try:
                     digests[image] = self.client.resolve_image(image, self.auth_for(image))
-                except DockerException as exc:
+                except (DockerException, RequestException) as exc:
                     failures.append("%s (%s)" % (image, str(exc).strip()))
                     continue
             digest, platforms = digests[image]
@@ -312,7 +313,7 @@ class StackManager:
                 elif kind == "secret":
                     self.client.api.remove_secret(obj_id)
                 undone.append("%s %s" % (kind, name))
-            except DockerException as exc:
+            except (DockerException, RequestException) as exc:
                 self.module.warn("could not undo %s %s: %s" % (kind, name, exc))
         return undone
 
@@ -329,7 +330,7 @@ class StackManager:
                     remover = self.client.api.remove_config if kind == "configs" else self.client.api.remove_secret
                     try:
                         remover(obj["ID"])
-                    except DockerException as exc:  # in use after all (a task still holds it): keep it
+                    except (DockerException, RequestException) as exc:  # in use after all (a task still holds it): keep it
                         self.module.warn("kept %s %s: %s" % (kind[:-1], obj["Spec"]["Name"], exc))
                         continue
                 removed[kind].append(obj["Spec"]["Name"])

@@ -96,6 +96,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
     DockerException,
+    RequestException,
     SwarmClient,
     docker_argument_spec,
 )
@@ -145,9 +146,9 @@ def main():
         for task_id in module.params["logs_for"]:
             try:
                 logs[task_id] = client.task_logs(task_id, module.params["log_lines"])
-            except DockerException as exc:
+            except (DockerException, RequestException) as exc:
                 logs[task_id] = ["(logs unavailable: %s)" % exc]
-    except DockerException as exc:
+    except (DockerException, RequestException) as exc:
         module.fail_json(msg="cannot read stack %s: %s" % (module.params["name"], exc))
     by_service = {}
     for task in tasks:

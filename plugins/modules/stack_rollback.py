@@ -82,6 +82,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
     DockerException,
+    RequestException,
     SwarmClient,
     docker_argument_spec,
 )
@@ -132,7 +133,7 @@ def main():
                 client.update_service(service["ID"], version, service["Spec"], rollback=True)
                 version = client.api.inspect_service(service["ID"])["Version"]["Index"]
             result["rolled_back"][name] = version
-    except DockerException as exc:
+    except (DockerException, RequestException) as exc:
         module.fail_json(msg="rollback of stack %s failed: %s" % (params["name"], exc), **result)
     module.exit_json(changed=bool(result["rolled_back"] or result["removed"]), **result)
 

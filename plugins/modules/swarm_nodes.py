@@ -130,6 +130,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
     DockerException,
+    RequestException,
     SwarmClient,
     docker_argument_spec,
 )
@@ -199,7 +200,7 @@ class SwarmNodesManager:
                               "%s to leave the managers" % step["name"])
             elif action == "remove":
                 self.remove(step)
-        except DockerException as exc:
+        except (DockerException, RequestException) as exc:
             self.module.fail_json(msg="%s %s failed: %s" % (action, step["name"], exc),
                                   failed_step=step, nodes=self.live_nodes())
 
