@@ -317,13 +317,17 @@ def up(name: str = NAME) -> dict:
     ensure_network()
     password = ensure_password(name)
     status = _state(name)
-    if status == "running":
-        wait_ready(name, password)
-        return info(name)
     if status is not None:
-        docker("start", name)
-        wait_ready(name, password)
-        return info(name)
+        if status != "running":
+            docker("start", name)
+        try:
+            wait_ready(name, password, timeout=15)
+            return info(name)
+        except RegistryError as exc:
+            # Not this checkout's registry (another clone's lab, another password) or broken:
+            # replace it; the images are pushed again by whoever needs them.
+            log(f"replacing {name}: {str(exc).splitlines()[0]}")
+            docker("rm", "-f", name, check=False)
     image = build_image()
     entry, uid, gid = make_htpasswd(image, password)
     _write_private(state_dir(name) / "htpasswd", entry)
