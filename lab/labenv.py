@@ -3,6 +3,7 @@ hosts provisioned into a swarm, the lab registry with credentials, and the
 example app's images pushed to it."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,9 +25,10 @@ def env():
                 PATH="%s:%s" % (ROOT / ".venv" / "bin", os.environ["PATH"]))
 
 
-def sh(cmd, **kw):
-    return subprocess.run([str(c) for c in cmd], check=False, cwd=str(ROOT), env=env(), text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, **kw)
+def sh(cmd, cwd=ROOT, environ=None, **kw):
+    """Run a command (in this checkout, with env(), unless told otherwise); output and errors together."""
+    return subprocess.run([str(c) for c in cmd], check=False, cwd=str(cwd), env=environ or env(), text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
 
 
 def manager_ssh():
@@ -90,7 +92,7 @@ def install_collection(workdir):
     workdir = Path(workdir)
     dist, collections, project = workdir / "dist", workdir / "collections", workdir / "project"
     for d in (dist, collections, project):
-        subprocess.run(["rm", "-rf", str(d)], check=True)
+        shutil.rmtree(str(d), ignore_errors=True)
         d.mkdir(parents=True)
     built = sh(["ansible-galaxy", "collection", "build", "--output-path", dist, "."])
     if built.returncode != 0:
@@ -98,21 +100,19 @@ def install_collection(workdir):
     tarball = next(dist.glob("conductor-swarm-*.tar.gz"))
     user_env = dict(env(), ANSIBLE_COLLECTIONS_PATH=str(collections))
     del user_env["ANSIBLE_CONFIG"]  # a user's project has no ansible.cfg of ours
+    found = {"tarball": tarball, "collections": collections, "project": project, "env": user_env,
+             "path": collections / "ansible_collections" / "conductor" / "swarm"}
     # --offline: dependencies resolve against what is installed (community.docker from
     # the `ansible` package), never against Galaxy.
-    installed = subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "-p", str(collections),
-                                str(tarball)], check=False, cwd=str(project), env=user_env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if installed.returncode != 0:
-        raise RuntimeError("collection install failed:\n%s" % installed.stdout)
-    return {"tarball": tarball, "collections": collections, "project": project, "env": user_env,
-            "path": collections / "ansible_collections" / "conductor" / "swarm", "install_log": installed.stdout}
+    install = run_installed(found, ["ansible-galaxy", "collection", "install", "--offline", "-p", collections, tarball])
+    if install.returncode != 0:
+        raise RuntimeError("collection install failed:\n%s" % install.stdout)
+    return dict(found, install_log=install.stdout)
 
 
 def run_installed(installed, cmd, **kw):
     """Run a command in the user's project directory, seeing only the installed collection."""
-    return subprocess.run([str(c) for c in cmd], check=False, cwd=str(installed["project"]), env=installed["env"],
-                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+    return sh(cmd, cwd=installed["project"], environ=installed["env"], **kw)
 
 
 def prepare(log_dir, hosts=3, managers=1, installed=None):
@@ -122,21 +122,21 @@ def prepare(log_dir, hosts=3, managers=1, installed=None):
     by its fully qualified name from that installed copy instead of this checkout."""
     py = ROOT / ".venv" / "bin" / "python"
     log_dir.mkdir(parents=True, exist_ok=True)
-    steps = [("labctl", sh, [py, "lab/labctl.py", "up", "--hosts", hosts, "--managers", managers]),
-             ("build", sh, ["bash", "examples/app/build.sh", *VERSIONS])]
-    if installed:
-        steps.append(("provision", lambda cmd: run_installed(installed, cmd),
-                      ["ansible-playbook", "-vv", "-i", INVENTORY, "conductor.swarm.provision"]))
-    else:
-        steps.append(("provision", sh, ["ansible-playbook", "playbooks/provision.yml"]))
-    bare = None
-    for name, runner, step in steps:
-        if name == "provision":  # were the hosts bare before this run? (no Docker Engine yet)
-            bare = on_manager("command -v dockerd").returncode != 0
-        proc = runner(step)
+
+    def step(name, cmd, **where):
+        proc = sh(cmd, **where)
         (log_dir / ("prepare-%s.log" % name)).write_text(proc.stdout)
         if proc.returncode != 0:
-            raise RuntimeError("%s failed:\n%s" % (" ".join(map(str, step)), proc.stdout[-3000:]))
+            raise RuntimeError("%s failed:\n%s" % (" ".join(map(str, cmd)), proc.stdout[-3000:]))
+
+    step("labctl", [py, "lab/labctl.py", "up", "--hosts", hosts, "--managers", managers])
+    step("build", ["bash", "examples/app/build.sh", *VERSIONS])
+    bare = on_manager("command -v dockerd").returncode != 0  # no Docker Engine yet
+    if installed:
+        step("provision", ["ansible-playbook", "-vv", "-i", INVENTORY, "conductor.swarm.provision"],
+             cwd=installed["project"], environ=installed["env"])
+    else:
+        step("provision", ["ansible-playbook", "playbooks/provision.yml"])
     import registry  # lab/registry.py
     registry.up()
     info = registry.info()

@@ -39,6 +39,11 @@ CONNECTION_OPTIONS = ("docker_host", "tls", "validate_certs", "cert_path", "ca_p
                       "client_key", "api_version", "timeout")
 
 
+def summary(rollout):
+    """A tracked rollout as the task returns it: without the per-service assessments of its last poll."""
+    return dict((k, v) for k, v in rollout.items() if k != "assessments")
+
+
 def referenced_paths(documents):
     """Files a Compose document reads besides itself: env files, config and secret files."""
     paths = []
@@ -90,7 +95,7 @@ class ActionModule(ActionBase):
             return result
         rollout = self.track(changed, tracking, started_at=applied.get("started_at"))
         if rollout["verdict"] == CONVERGED:
-            result["rollout"] = dict((k, v) for k, v in rollout.items() if k != "assessments")
+            result["rollout"] = summary(rollout)
             cleanup = self._execute_module("conductor.swarm.stack_deploy",
                                            module_args=dict(module_args, phase="cleanup"), task_vars=self.task_vars)
             if cleanup.get("failed"):
@@ -241,8 +246,7 @@ class ActionModule(ActionBase):
                     lines.append("  last log lines of task %s (%s):" % (failure["task_id"][:12], failure["reason"]))
                     lines.extend("    " + line for line in tail)
         result["failed"] = True
-        result["rollout"] = dict((k, v) for k, v in rollout.items() if k != "assessments")
-        result["rollout"]["logs"] = logs
+        result["rollout"] = dict(summary(rollout), logs=logs)
         for line in lines:
             display.display("  " + line)
         if not tracking["rollback"]:
@@ -268,17 +272,16 @@ class ActionModule(ActionBase):
                 not_back.append("%s (%s)" % (name, reason))
         if back:
             tracked = self.track(back, tracking, rolling_back=True)
-            result["rollback"]["rollout"] = dict((k, v) for k, v in tracked.items() if k != "assessments")
+            result["rollback"]["rollout"] = summary(tracked)
             if tracked["verdict"] != CONVERGED:
                 result["msg"] = ("deploy of stack %s failed and the rollback did not converge (%s): the stack may be "
                                  "serving a mix of versions. %s" % (self.stack, tracked["reason"], " | ".join(lines)))
                 return result
+        restored = ", ".join(sorted(list(back) + undo["removed"]))
         if not_back:
             result["msg"] = ("deploy of stack %s failed; rolled back %s, but could not roll back %s. %s" % (
-                self.stack, ", ".join(sorted(list(back) + undo["removed"])) or "nothing", ", ".join(sorted(not_back)),
-                " | ".join(lines)))
+                self.stack, restored or "nothing", ", ".join(sorted(not_back)), " | ".join(lines)))
             return result
-        restored = ", ".join(sorted(list(back) + undo["removed"])) or "no service"
         result["msg"] = ("deploy of stack %s failed and was rolled back: the stack is back on the previous version "
-                         "(%s). %s" % (self.stack, restored, " | ".join(lines)))
+                         "(%s). %s" % (self.stack, restored or "no service", " | ".join(lines)))
         return result

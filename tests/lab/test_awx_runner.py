@@ -10,124 +10,17 @@ event or artifact. The job template and survey are the ones docs/awx.md describe
 """
 import json
 import re
-import shutil
 import subprocess
 
-import jinja2
 import pytest
 import yaml
 
-from conftest import INVENTORY, LOG_DIR, ROOT, services
+from awx_jobs import (assert_no_secret_anywhere, credential_type, doc_example, events, render_injectors, run_job,
+                      survey_answers)
+from conftest import ROOT, services
 from labenv import remove_stack
 
 STACK = "awx"
-AWX_DIR = ROOT / ".build" / "awx"
-SECRET_FILE = ROOT / "examples" / "stack" / "secrets" / "app_token.txt"
-DOCS = ROOT / "docs" / "awx.md"
-
-
-def doc_example(name):
-    """The fenced block after `<!-- example: name -->` in docs/awx.md, as text."""
-    match = re.search(r"<!-- example: %s -->\n```\w*\n(.*?)\n```" % re.escape(name), DOCS.read_text(), re.S)
-    assert match, "docs/awx.md has no example %s" % name
-    return match.group(1)
-
-
-def credential_type(name):
-    """A custom credential type from the docs: (inputs, injectors)."""
-    inputs, injectors = yaml.safe_load_all(doc_example(name))
-    return inputs, injectors
-
-
-def render(template, values, filenames=None):
-    """What AWX does with one injector template: Jinja over the credential's input values."""
-    context = dict(values, tower={"filename": filenames or {}})
-    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(template).render(context)
-
-
-def render_injectors(injectors, values, filenames=None):
-    return dict((section, dict((k, render(v, values, filenames)) for k, v in entries.items()))
-                for section, entries in injectors.items())
-
-
-def survey_answers(answers):
-    """AWX checks answers against the survey spec before it launches the job."""
-    spec = json.loads(doc_example("awx-survey"))["spec"]
-    checked = {}
-    for question in spec:
-        value = answers.get(question["variable"], question.get("default"))
-        assert value is not None or not question["required"], question["variable"]
-        if question["type"] == "multiplechoice":
-            assert value in question["choices"], "%s: %r is not a choice" % (question["variable"], value)
-        checked[question["variable"]] = value
-    return checked
-
-
-def awx_inventory():
-    """The lab inventory as an AWX inventory source would give it: hosts, groups and their
-    connection variables, but no key file (the machine credential brings the key)."""
-    inv = yaml.safe_load(INVENTORY.read_text())
-    inv["all"]["vars"].pop("ansible_ssh_private_key_file")
-    return inv
-
-
-def run_job(lab, installed, ident, extra, playbook="playbooks/deploy.yml", envvars=None):
-    """One AWX-style job; returns runner's artifacts directory and the finished process.
-
-    `extra`: survey answers (already checked) or values launched through the API;
-    `envvars`: what credentials inject into the job's environment."""
-    private = AWX_DIR / ident
-    shutil.rmtree(str(private), ignore_errors=True)
-    project = private / "project"
-    # the project checkout: this repository's playbooks, the example stack, the docs' project playbook
-    shutil.copytree(str(ROOT / "playbooks"), str(project / "playbooks"))
-    shutil.copytree(str(ROOT / "examples" / "stack"), str(project / "examples" / "stack"))
-    (project / "deploy.yml").write_text(doc_example("awx-project-playbook") + "\n")
-    (private / "inventory").mkdir(parents=True)
-    (private / "inventory" / "hosts.yml").write_text(yaml.safe_dump(awx_inventory()))
-    (private / "env").mkdir()
-    key = yaml.safe_load(INVENTORY.read_text())["all"]["vars"]["ansible_ssh_private_key_file"]
-    (private / "env" / "ssh_key").write_text(open(key).read())
-    # extra vars: the job template's, the registry credential's injectors, then the launch's
-    extravars = yaml.safe_load(doc_example("awx-job-template-vars"))
-    extravars["stack_name"] = STACK
-    _inputs, injectors = credential_type("awx-registry-credential-type")
-    registry = lab["registry"]
-    extravars.update(render_injectors(injectors, {"registry": registry["address_in_lab"],
-                                                  "username": registry["username"],
-                                                  "password": lab["password"]})["extra_vars"])
-    extravars.update(extra)
-    (private / "env" / "extravars").write_text(yaml.safe_dump(extravars))
-    for path in (private / "env").iterdir():
-        path.chmod(0o600)
-    # The execution environment's collections: the installed tarball, and no ansible.cfg of this checkout.
-    (private / "env" / "envvars").write_text(yaml.safe_dump(dict(
-        {"ANSIBLE_COLLECTIONS_PATH": str(installed["collections"]), "ANSIBLE_FORCE_COLOR": "0"}, **(envvars or {}))))
-    proc = subprocess.run(["ansible-runner", "run", str(private), "-p", playbook, "--ident", ident],
-                          check=False, cwd=str(private), env=installed["env"], text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
-    (LOG_DIR / ("awx-%s.log" % ident)).write_text(proc.stdout)
-    return private / "artifacts" / ident, proc
-
-
-def events(artifacts):
-    found = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"))]
-    return sorted(found, key=lambda e: e["counter"])
-
-
-def planted_secrets(lab):
-    key = yaml.safe_load(INVENTORY.read_text())["all"]["vars"]["ansible_ssh_private_key_file"]
-    key_body = [line for line in open(key).read().splitlines() if line and not line.startswith("-----")]
-    return {"registry password": lab["password"], "stack secret": SECRET_FILE.read_text().strip(),
-            "ssh key": key_body[1]}
-
-
-def assert_no_secret_anywhere(lab, artifacts):
-    planted = planted_secrets(lab)
-    for path in sorted(p for p in artifacts.rglob("*") if p.is_file()):
-        text = path.read_text(errors="replace")
-        for what, value in planted.items():
-            assert value not in text, "%s found in %s" % (what, path.relative_to(artifacts))
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +31,7 @@ def awx_stack(lab):
 
 
 def test_a_job_deploys_the_stack_and_its_events_show_progress(lab, installed, manager, awx_stack):
-    artifacts, proc = run_job(lab, installed, "job1", survey_answers({"image_tag": "1.0.0"}))
+    artifacts, proc = run_job(lab, installed, "job1", STACK, survey_answers({"image_tag": "1.0.0"}))
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert (artifacts / "status").read_text() == "successful"
     assert (artifacts / "rc").read_text() == "0"
@@ -165,7 +58,7 @@ def test_a_job_deploys_the_stack_and_its_events_show_progress(lab, installed, ma
 
 def test_a_survey_answer_rolls_out_a_new_image_tag(lab, installed, manager, awx_stack):
     # through the docs' project playbook, which imports conductor.swarm.deploy
-    artifacts, proc = run_job(lab, installed, "job2", survey_answers({"image_tag": "2.0.0", "stack_strategy": "rolling"}),
+    artifacts, proc = run_job(lab, installed, "job2", STACK, survey_answers({"image_tag": "2.0.0", "stack_strategy": "rolling"}),
                               playbook="deploy.yml")
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert (artifacts / "status").read_text() == "successful"
@@ -183,7 +76,7 @@ def test_a_strategy_this_version_lacks_fails_the_job_and_changes_nothing(lab, in
     with pytest.raises(AssertionError):  # the survey would not offer it...
         survey_answers({"image_tag": "1.0.0", "stack_strategy": "canary"})
     # ...but a launch through the API with extra vars can still ask for it
-    artifacts, proc = run_job(lab, installed, "job3", {"image_tag": "1.0.0", "stack_strategy": "canary"})
+    artifacts, proc = run_job(lab, installed, "job3", STACK, {"image_tag": "1.0.0", "stack_strategy": "canary"})
     assert proc.returncode != 0
     assert (artifacts / "status").read_text() == "failed"
     failed = [e for e in events(artifacts) if e["event"] == "runner_on_failed"]

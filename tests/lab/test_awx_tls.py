@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from awx_jobs import (assert_no_secret_anywhere, credential_type, events, render, render_injectors, run_job,
+                      survey_answers)
 from conftest import LOG_DIR, services
 from labenv import manager_ssh, on_manager, remove_stack
-from test_awx_runner import (assert_no_secret_anywhere, credential_type, events, render, render_injectors, run_job,
-                             survey_answers)
 
 STACK = "awxtls"
 DROP_IN = "/etc/systemd/system/docker.service.d/conductor-tls-test.conf"
@@ -145,9 +145,9 @@ def test_a_job_with_the_tls_credential_deploys_from_the_controller(lab, installe
         path.chmod(0o600)
         filenames[kind] = str(path)
     rendered = render_injectors({"env": injectors["env"], "extra_vars": injectors["extra_vars"]}, values, filenames)
-    extra = dict(survey_answers({"image_tag": "1.0.0"}), stack_name=STACK, deploy_manager="localhost",
+    extra = dict(survey_answers({"image_tag": "1.0.0"}), deploy_manager="localhost",
                  **rendered["extra_vars"])
-    artifacts, proc = run_job(lab, installed, "job-tls", extra, envvars=rendered["env"])
+    artifacts, proc = run_job(lab, installed, "job-tls", STACK, extra, envvars=rendered["env"])
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert (artifacts / "status").read_text() == "successful"
     job = events(artifacts)
@@ -165,9 +165,9 @@ def test_without_the_client_certificate_the_engine_refuses_and_nothing_changes(l
     before = dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items())
     # the daemon's CA is right, but no client certificate: --tlsverify turns the client away
     ca = LOG_DIR / "awx-tls-credential" / "ca"
-    extra = dict(survey_answers({"image_tag": "2.0.0"}), stack_name=STACK, deploy_manager="localhost",
+    extra = dict(survey_answers({"image_tag": "2.0.0"}), deploy_manager="localhost",
                  docker_ca_path=str(ca))
-    artifacts, proc = run_job(lab, installed, "job-tls-nocert", extra,
+    artifacts, proc = run_job(lab, installed, "job-tls-nocert", STACK, extra,
                               envvars={"DOCKER_HOST": tls_engine["host"], "DOCKER_TLS_VERIFY": "1"})
     assert proc.returncode != 0
     failed = [e for e in events(artifacts) if e["event"] == "runner_on_failed"]
