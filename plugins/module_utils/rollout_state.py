@@ -713,6 +713,21 @@ def assess_stack(assessments):
     return {"verdict": verdict, "reason": reason, "services": assessments}
 
 
+def assess_rollback(assessment, deadline, now):
+    """While rolling back, a service is done when it is back and healthy on the previous spec."""
+    view = dict(assessment)
+    back = assessment["update_state"] == "rollback_completed" or assessment["verdict"] == CONVERGED
+    healthy = assessment["healthy"] >= assessment["desired"]
+    if back and healthy:
+        view["verdict"], view["reason"] = CONVERGED, "back on the previous spec"
+    elif now >= deadline:
+        view["verdict"] = FAILED
+        view["reason"] = "rollback did not complete in time: %s" % assessment["reason"]
+    else:
+        view["verdict"], view["reason"] = PENDING, "rolling back: %s" % assessment["reason"]
+    return view
+
+
 def progress_line(assessment):
     """One compact line: counts, then the verdict and its reason."""
     desired = assessment["desired"]

@@ -30,6 +30,12 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state impo
     read_failures_allowed,
     read_fail_mode,
 )
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import (
+    describe as describe_strategies,
+    plan_strategies,
+    warnings as strategy_warnings,
+)
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import (
     changes,
     last_applied,
@@ -120,7 +126,12 @@ class StackManager:
             self.module.fail_json(msg="the Compose files were rejected, nothing was changed: %s" % exc)
         for warning in converted.get("warnings") or []:
             self.module.warn(warning)
-        desired = converted["services"]
+        try:
+            desired, chosen, checked = plan_strategies(converted["services"], self.params["strategy"],
+                                                       self.params["strategy_options"])
+        except StrategyError as exc:
+            self.module.fail_json(msg="the strategy was rejected, nothing was changed: %s" % exc)
+        converted["services"] = desired
         try:
             # One look at what the swarm has; every check before the change reads it.
             self.network_names = dict((n["Id"], n["Name"]) for n in self.client.api.networks())
@@ -136,6 +147,12 @@ class StackManager:
         except (DockerException, RequestException) as exc:
             self.module.fail_json(msg="cannot read the swarm, nothing was changed: %s" % exc)
         result = self.describe(plan, desired, live_services, objects)
+        rolled_out = plan["create"] + plan["update"]
+        result["strategy"] = {"name": self.params["strategy"],
+                              "plan": describe_strategies(dict((n, chosen[n]) for n in rolled_out), checked),
+                              "warnings": strategy_warnings(desired, chosen, checked, rolled_out)}
+        for warning in result["strategy"]["warnings"]:
+            self.module.warn(warning)
         result["changed"] = bool(plan["create"] or plan["update"] or plan["remove"]
                                  or any(objects.values()))
         if self.module._diff:

@@ -131,6 +131,24 @@ options:
     type: str
     choices: [apply, cleanup]
     default: apply
+  strategy:
+    description:
+      - How changed services roll out. V(rolling) is Swarm's update as C(deploy.update_config) says, with
+        C(failure_action=rollback) and, for a service with a healthcheck and no host-mode port, C(order=start-first)
+        where the file leaves them out. V(recreate) stops every task of a changed service, then starts the new
+        version (downtime expected).
+      - V(blue-green) and V(canary) need the edge proxy and are refused, before any change, by this version.
+      - A service's C(conductor.swarm.strategy) label (Compose C(deploy.labels)) overrides this for that service.
+    type: str
+    choices: [blue-green, canary, recreate, rolling]
+    default: rolling
+  strategy_options:
+    description:
+      - Options of the chosen strategy; unknown keys and bad values are refused before any change.
+      - V(rolling) and V(recreate) take C(drain_seconds) (default 2), the drain the warnings compare
+        C(stop_grace_period) with.
+    type: dict
+    default: {}
 notes:
   - The rollout is tracked against these labels on services, read as Compose C(deploy.labels)
     C(conductor.swarm.fail-mode) (V(fail-fast), V(wait), V(ignore)) and
@@ -181,6 +199,13 @@ drift:
   returned: always
   type: dict
   sample: {"shop_web": ["Mode.Replicated.Replicas"]}
+strategy:
+  description: The deploy's strategy, what each strategy in use does (and for which services), and why a plan
+    cannot be zero-downtime, if it cannot (also shown as warnings before any change).
+  returned: always
+  type: dict
+  sample: {"name": "rolling", "warnings": [],
+           "plan": {"rolling": {"services": ["shop_web"], "steps": ["update each changed service in place ..."]}}}
 started_at:
   description: The manager's clock (seconds since the epoch) just before the swarm was changed.
   returned: when the swarm was changed
@@ -230,6 +255,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_manager import StackManager
 from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import docker_argument_spec
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import NAMES as STRATEGY_NAMES
 
 
 def argument_spec():
@@ -256,6 +282,8 @@ def argument_spec():
         poll_interval=dict(type="float", default=1),
         log_lines=dict(type="int", default=20),
         phase=dict(type="str", choices=["apply", "cleanup"], default="apply"),
+        strategy=dict(type="str", choices=list(STRATEGY_NAMES), default="rolling"),
+        strategy_options=dict(type="dict", default={}),
     )
 
 

@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A deploy's rollout, owned in one place: apply, track, then clean up or roll back.
+
+Plain Python: the swarm is a Cluster (cluster.py), time a clock, output a `say`
+function, so a unit test drives a whole rollout with recorded answers.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import ClusterError
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.tracker import Tracker
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import CONVERGED, FAILED, ROLLED_BACK
+
+# Task failures whose logs are shown, per failing service: the last ones.
+FAILURES_SHOWN = 2
+
+
+def summary(rollout):
+    """A tracked rollout as the task returns it: without the per-service assessments of its last poll."""
+    return dict((k, v) for k, v in rollout.items() if k != "assessments")
+
+
+class Rollout(object):
+    """tracking: wait, deadline, service_deadline, monitor, rollback, poll_interval, log_lines."""
+
+    def __init__(self, cluster, stack, tracking, say, clock, check_mode=False):
+        self.cluster = cluster
+        self.stack = stack
+        self.tracking = tracking
+        self.say = say
+        self.check_mode = check_mode
+        self.tracker = Tracker(cluster, stack, tracking, say, clock)
+
+    def run(self):
+        result = dict(self.cluster.apply())
+        if result.get("failed") or self.check_mode or not self.tracking["wait"] or not result.get("changed"):
+            return result
+        changed = dict((name, svc) for name, svc in result["services"].items()
+                       if svc["action"] in ("create", "update"))
+        if not changed:
+            return result
+        try:
+            rollout = self.tracker.track(changed, started_at=result.get("started_at"))
+        except ClusterError as exc:
+            result.update(failed=True, msg="lost track of the rollout: %s" % exc)
+            return result
+        if rollout["verdict"] == CONVERGED:
+            result["rollout"] = summary(rollout)
+            self.clean_up(result)
+            return result
+        return self.fail_and_roll_back(result, changed, rollout)
+
+    def clean_up(self, result):
+        cleanup = self.cluster.cleanup()
+        if cleanup.get("failed"):
+            # The rollout is done and healthy; old versions merely stay until the next deploy.
+            result.setdefault("warnings", []).append(
+                "stack %s converged, but removing unused config and secret versions failed: %s"
+                % (self.stack, cleanup.get("msg")))
+        else:
+            result["removed"]["configs"] = cleanup["removed"]["configs"]
+            result["removed"]["secrets"] = cleanup["removed"]["secrets"]
+
+    # --- failure ----------------------------------------------------------------
+
+    def explain(self, changed, rollout):
+        """(lines saying why the rollout failed, with the failed tasks' last log lines; logs by task)."""
+        failing = [a for a in rollout["assessments"] if a["verdict"] in (FAILED, ROLLED_BACK)]
+        lines, logs = [], {}
+        if not failing:  # the stack failed as a whole: a service disappeared, or no verdict in time
+            lines.append("stack %s: %s" % (self.stack, rollout["reason"]))
+        task_ids = [f["task_id"] for a in failing for f in a["failures"][-FAILURES_SHOWN:]]
+        if task_ids:
+            # Logs are a courtesy: failing to fetch them must not stop the rollback.
+            try:
+                logs = self.cluster.poll(changed, logs_for=task_ids)["logs"]
+            except ClusterError as exc:
+                lines.append("(logs of the failed tasks are unavailable: %s)" % exc)
+        for assessment in failing:
+            lines.append("%s %s: %s" % (assessment["name"], assessment["verdict"].replace("_", " "),
+                                        assessment["reason"]))
+            for failure in assessment["failures"][-FAILURES_SHOWN:]:
+                tail = [line for line in logs.get(failure["task_id"], []) if line][-self.tracking["log_lines"]:]
+                if tail:
+                    lines.append("  last log lines of task %s (%s):" % (failure["task_id"][:12], failure["reason"]))
+                    lines.extend("    " + line for line in tail)
+        return lines, logs
+
+    def fail_and_roll_back(self, result, changed, rollout):
+        lines, logs = self.explain(changed, rollout)
+        why = " | ".join(lines)
+        result["failed"] = True
+        result["rollout"] = dict(summary(rollout), logs=logs)
+        for line in lines:
+            self.say("  " + line)
+        if not self.tracking["rollback"]:
+            result["msg"] = "deploy of stack %s failed; rollback is off, so the stack is left as it is. %s" % (
+                self.stack, why)
+            return result
+        self.say("  rolling back stack %s to the previous version" % self.stack)
+        undo = self.cluster.roll_back(
+            services=sorted(n for n, s in changed.items() if s["action"] == "update"),
+            expected_hashes=dict((n, s["spec_hash"]) for n, s in changed.items()),
+            remove=sorted(n for n, s in changed.items() if s["action"] == "create"))
+        result["rollback"] = undo
+        if undo.get("failed"):
+            result["msg"] = "deploy of stack %s failed, and so did its rollback (%s). %s" % (
+                self.stack, undo.get("msg"), why)
+            return result
+        back = dict((n, {"version": v}) for n, v in undo["rolled_back"].items())
+        not_back = []
+        for name, reason in undo["skipped"].items():
+            if reason == "already rolled back by Swarm":
+                back[name] = {"version": 0}
+            else:
+                not_back.append("%s (%s)" % (name, reason))
+        if back:
+            try:
+                tracked = self.tracker.track(back, rolling_back=True)
+            except ClusterError as exc:
+                tracked = {"verdict": FAILED, "reason": "lost track of the rollback: %s" % exc}
+            result["rollback"]["rollout"] = summary(tracked)
+            if tracked["verdict"] != CONVERGED:
+                result["msg"] = ("deploy of stack %s failed and the rollback did not converge (%s): the stack may be "
+                                 "serving a mix of versions. %s" % (self.stack, tracked["reason"], why))
+                return result
+        restored = ", ".join(sorted(list(back) + undo["removed"]))
+        if not_back:
+            result["msg"] = ("deploy of stack %s failed; rolled back %s, but could not roll back %s. %s" % (
+                self.stack, restored or "nothing", ", ".join(sorted(not_back)), why))
+            return result
+        result["msg"] = ("deploy of stack %s failed and was rolled back: the stack is back on the previous version "
+                         "(%s). %s" % (self.stack, restored or "no service", why))
+        return result

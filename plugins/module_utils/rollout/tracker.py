@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Poll a swarm until every tracked service has a verdict, showing progress.
+
+The verdicts themselves come from rollout_state; this only loops, keeps the
+history each assessment needs, and prints what changed since the last poll.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
+    CONVERGED,
+    FAILED,
+    PENDING,
+    assess_rollback,
+    assess_service,
+    assess_stack,
+    parse_timestamp,
+    progress_line,
+)
+
+# Seconds past the deadline and monitor window after which the loop gives up on its
+# own: a guard for a manager clock that stopped moving; assess_service owns deadlines.
+CLOCK_GUARD_SECONDS = 30
+
+
+def outcome(verdict, reason, verdicts, seconds, assessments):
+    return {"verdict": verdict, "reason": reason, "services": verdicts, "seconds": round(seconds, 1),
+            "assessments": assessments}
+
+
+class Tracker(object):
+    """Tracks one set of services; `say` prints a line, `clock` gives time() and sleep()."""
+
+    def __init__(self, cluster, stack, tracking, say, clock):
+        self.cluster = cluster
+        self.stack = stack
+        self.tracking = tracking
+        self.say = say
+        self.clock = clock
+
+    def track(self, targets, rolling_back=False, started_at=None):
+        """Poll until every target service converged, one failed, or the deadline passed.
+
+        targets: {name: {"version": spec version to reach}}.
+        """
+        tracking = self.tracking
+        start = self.clock.time()
+        previous, printed, verdicts = {}, {}, {}
+        manager_start = None
+        assessments = []
+        while True:
+            info = self.cluster.poll(targets)
+            now = info["now"]
+            manager_start = manager_start or now
+            raw = info["raw"]
+            tasks_by_service = {}
+            for task in raw["tasks"]:
+                tasks_by_service.setdefault(task["ServiceID"], []).append(task)
+            deadline = manager_start + min(tracking["deadline"], tracking["service_deadline"])
+            assessments = []
+            for service in raw["services"]:
+                name = service["Spec"]["Name"]
+                if name not in targets:
+                    continue
+                started = started_at or parse_timestamp(service.get("UpdatedAt")) or manager_start
+                assessment = assess_service(
+                    service, tasks_by_service.get(service["ID"], []), targets[name]["version"], now, started,
+                    tracking["monitor"], deadline, nodes=raw["nodes"], previous=previous.get(name))
+                if rolling_back:
+                    assessment = assess_rollback(assessment, deadline, now)
+                previous[name] = assessment
+                assessments.append(assessment)
+                self.show(assessment, printed, rolling_back)
+            missing = set(targets) - set(previous)
+            stack = assess_stack(assessments)
+            if missing:
+                stack = {"verdict": FAILED, "reason": "service(s) %s disappeared" % ", ".join(sorted(missing))}
+            verdicts = dict((a["name"], a["verdict"]) for a in assessments)
+            elapsed = self.clock.time() - start
+            if stack["verdict"] != PENDING:
+                prefix = "rollback of " if rolling_back else ""
+                self.say("  %sstack %s: %s after %.1fs" % (prefix, self.stack, stack["verdict"], elapsed))
+                return outcome(stack["verdict"], stack["reason"], verdicts, elapsed, assessments)
+            if now - manager_start > tracking["deadline"] + tracking["monitor"] + CLOCK_GUARD_SECONDS:
+                return outcome(FAILED, "no verdict within the deadline", verdicts, elapsed, assessments)
+            self.clock.sleep(tracking["poll_interval"])
+
+    def show(self, assessment, printed, rolling_back):
+        name = assessment["name"]
+        prefix = "rollback " if rolling_back else ""
+        for event in assessment.get("events") or []:
+            self.say("  %s%s: %s" % (prefix, name, event))
+        line = prefix + progress_line(assessment)
+        # Once converged, say so once: the growing "healthy for Ns" is no news.
+        settled = assessment["verdict"] == CONVERGED and printed.get(name, "").find("(converged") >= 0
+        if printed.get(name) != line and not settled:
+            self.say("  " + line)
+            printed[name] = line

@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""blue-green: the new version as the other colour beside the live one, then all traffic at once.
+
+The idle colour gets the new spec and must become healthy and pass a smoke
+check through the proxy's preview route; then the proxy switches every route
+of the service at once. A failure before the switch leaves traffic untouched.
+For post_switch_seconds the gate keeps watching the new colour; a failure
+switches back. The old colour stays up keep_old_seconds (an instant switch back
+is possible meanwhile), then is scaled down.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies import gates
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.base import Strategy
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import (
+    StrategyError,
+    at_least,
+    between,
+    check_options,
+)
+
+BLUE = "blue"
+GREEN = "green"
+COLOURS = (BLUE, GREEN)
+
+SMOKE_SCHEMA = {
+    "path": ("str", "/", None),
+    "status": ("int", 200, between(100, 599)),
+    "body": ("str", None, None),
+    "timeout": ("float", 5, at_least(0.1)),
+    "attempts": ("int", 3, at_least(1)),
+}
+
+
+def other(colour):
+    """The idle colour, given the live one (None: nothing live yet, so blue goes first)."""
+    if colour is None:
+        return BLUE
+    if colour not in COLOURS:
+        raise ValueError("unknown colour %r" % colour)
+    return GREEN if colour == BLUE else BLUE
+
+
+def smoke_passed(smoke, status, body):
+    """(passed, reason) for one preview answer."""
+    if status != smoke["status"]:
+        return False, "answered %s, expected %d" % (status, smoke["status"])
+    if smoke.get("body") is not None and smoke["body"] not in (body or ""):
+        return False, "the body does not contain %r" % smoke["body"]
+    return True, "answered %d" % status
+
+
+class BlueGreen(Strategy):
+    name = "blue-green"
+    needs_proxy = True
+    schema = {
+        "smoke": ("dict", {}, None),
+        "post_switch_seconds": ("float", 10, at_least(0)),
+        "keep_old_seconds": ("float", 30, at_least(0)),
+        "gate": ("dict", {}, None),
+        "drain_seconds": ("int", 2, at_least(0)),
+    }
+
+    def validate(self, options):
+        checked = Strategy.validate(self, options)
+        checked["smoke"] = check_options("strategy_options.blue-green.smoke", SMOKE_SCHEMA, checked["smoke"])
+        if not checked["smoke"]["path"].startswith("/"):
+            raise StrategyError("strategy_options.blue-green.smoke.path: must start with /, not %r"
+                                % checked["smoke"]["path"])
+        checked["gate"] = gates.check_gate("strategy_options.blue-green.gate", checked["gate"])
+        return checked
+
+    def describe(self, options):
+        smoke = options["smoke"]
+        return [
+            "deploy the new version as the idle colour beside the live one, with no traffic, until healthy",
+            "smoke check through the preview route: GET %s answers %d%s" % (
+                smoke["path"], smoke["status"], " containing %r" % smoke["body"] if smoke.get("body") else ""),
+            "switch all traffic to the new colour at once",
+            "watch it for %ss; a failing gate switches back at once" % options["post_switch_seconds"],
+            "keep the old colour up for %ss, then scale it down" % options["keep_old_seconds"],
+        ]

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which strategy a service rolls out with, and with which options, decided before any change.
+
+The deploy's `strategy` applies to every service; a service's own
+`conductor.swarm.strategy` label (Compose deploy.labels) overrides it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.blue_green import BlueGreen
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.canary import Canary
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.recreate import Recreate
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.rolling import Rolling
+
+STRATEGY_LABEL = "conductor.swarm.strategy"
+STRATEGIES = dict((s.name, s) for s in (Rolling(), Recreate(), BlueGreen(), Canary()))
+# Strategies that move traffic through the edge proxy run once it is deployed; until this
+# collection drives them end to end, asking for one is refused before anything changes.
+RUNNABLE = ("rolling", "recreate")
+NAMES = tuple(sorted(STRATEGIES))
+
+
+def strategy_for(name, spec, default):
+    """The strategy object for one service: its label, else the deploy's default."""
+    chosen = (spec.get("Labels") or {}).get(STRATEGY_LABEL) or default
+    if chosen not in STRATEGIES:
+        raise StrategyError("%s: strategy %r is unknown (known: %s)" % (name, chosen, ", ".join(NAMES)))
+    if chosen not in RUNNABLE:
+        raise StrategyError("%s: strategy %s is not available in this version (available: %s)"
+                            % (name, chosen, ", ".join(RUNNABLE)))
+    return STRATEGIES[chosen]
+
+
+def plan_strategies(specs, default, options):
+    """Shape every service spec for its strategy; StrategyError on any bad choice or option.
+
+    Returns ({name: shaped spec}, {name: strategy name}, {strategy name: checked options}).
+    """
+    if default not in STRATEGIES:
+        raise StrategyError("strategy %r is unknown (known: %s)" % (default, ", ".join(NAMES)))
+    checked, shaped, chosen = {}, {}, {}
+    for name in sorted(specs):
+        strategy = strategy_for(name, specs[name], default)
+        if strategy.name not in checked:
+            # Options are the deploy's: they apply to the strategy it names; a service
+            # that picks another strategy by label runs it with that strategy's defaults.
+            checked[strategy.name] = strategy.validate(options if strategy.name == default else {})
+        shaped[name] = strategy.shape_spec(specs[name], checked[strategy.name])
+        chosen[name] = strategy.name
+    if default not in checked:
+        checked[default] = STRATEGIES[default].validate(options)
+    return shaped, chosen, checked
+
+
+def describe(chosen, checked):
+    """Per strategy in use: what it does and which services it covers."""
+    out = {}
+    for name, strategy in sorted(chosen.items()):
+        entry = out.setdefault(strategy, {"services": [], "steps": STRATEGIES[strategy].describe(checked[strategy])})
+        entry["services"].append(name)
+    return out
+
+
+def warnings(specs, chosen, checked, names):
+    found = []
+    for name in names:
+        strategy = STRATEGIES[chosen[name]]
+        found.extend(strategy.warnings(name, specs[name], checked[strategy.name]))
+    return found

@@ -1,0 +1,148 @@
+"""The rollout owner driven end to end by recorded lab polls: no Ansible, no Docker."""
+import copy
+import json
+import os
+
+import pytest
+
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import Cluster, ClusterError
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
+from ansible_collections.conductor.swarm.plugins.module_utils import rollout_state as rs
+
+RECORDED = os.path.join(os.path.dirname(__file__), "..", "fixtures", "rollout", "recorded")
+TRACKING = {"wait": True, "deadline": 600, "service_deadline": 300, "monitor": 0, "rollback": True,
+            "poll_interval": 1, "log_lines": 5}
+
+
+def recording(name):
+    with open(os.path.join(RECORDED, name + ".json")) as f:
+        return json.load(f)
+
+
+class FakeClock(object):
+    def __init__(self):
+        self.now = 1000.0
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class RecordedCluster(Cluster):
+    """Answers polls from a recording, one poll per call, the last one again after that."""
+
+    def __init__(self, rec, rollback_polls=None, fail_poll_at=None, cleanup_fails=False):
+        self.rec = rec
+        self.polls = [self.answer(p) for p in rec["polls"]]
+        self.rollback_polls = [self.answer(p) for p in (rollback_polls or [])]
+        self.calls = []
+        self.fail_poll_at = fail_poll_at
+        self.cleanup_fails = cleanup_fails
+        self.rolled_back = False
+
+    @staticmethod
+    def answer(poll):
+        tasks = rs.annotate_health(copy.deepcopy(poll["tasks"]))
+        return {"now": poll["now"], "logs": {}, "raw": {"services": poll["services"], "tasks": tasks,
+                                                        "nodes": poll["nodes"]}}
+
+    def apply(self, **overrides):
+        self.calls.append(("apply", overrides))
+        services = dict((name, {"action": "update", "version": version, "spec_hash": "h-" + name, "id": "x"})
+                        for name, version in self.rec["target_versions"].items())
+        return {"changed": True, "services": services, "started_at": self.rec["started_at"],
+                "removed": {"services": [], "configs": [], "secrets": []}}
+
+    def poll(self, services, logs_for=()):
+        self.calls.append(("poll", sorted(services), list(logs_for)))
+        polls = len([c for c in self.calls if c[0] == "poll"])
+        if self.fail_poll_at is not None and polls >= self.fail_poll_at:
+            raise ClusterError("cannot reach the Docker Engine at unix:///var/run/docker.sock")
+        if logs_for:
+            return dict(self.polls[-1], logs=dict((t, ["line one", "FATAL: boom"]) for t in logs_for))
+        # Tracking polls since the last apply or rollback: the recording plays from its start.
+        since = self.calls[self.rolled_back:] if self.rolled_back else self.calls
+        index = len([c for c in since if c[0] == "poll" and not c[2]]) - 1
+        source = self.rollback_polls if self.rolled_back and self.rollback_polls else self.polls
+        return source[min(index, len(source) - 1)]
+
+    def roll_back(self, services, expected_hashes, remove):
+        self.calls.append(("roll_back", services, expected_hashes, remove))
+        self.rolled_back = len(self.calls)
+        return {"rolled_back": {}, "removed": [], "skipped": dict((s, "already rolled back by Swarm") for s in services)}
+
+    def cleanup(self):
+        self.calls.append(("cleanup",))
+        if self.cleanup_fails:
+            return {"failed": True, "msg": "config in use"}
+        return {"removed": {"services": [], "configs": ["demo_app_conf_old"], "secrets": []}}
+
+
+def run(cluster, check_mode=False, **tracking):
+    said = []
+    result = Rollout(cluster, "demo", dict(TRACKING, **tracking), said.append, FakeClock(),
+                     check_mode=check_mode).run()
+    return result, said
+
+
+def test_a_converged_rollout_is_cleaned_up_and_says_so():
+    cluster = RecordedCluster(recording("update-converged"))
+    result, said = run(cluster)
+    assert result["rollout"]["verdict"] == rs.CONVERGED
+    assert result["rollout"]["services"] == {"demo_web": rs.CONVERGED}
+    assert "assessments" not in result["rollout"]
+    assert result["removed"]["configs"] == ["demo_app_conf_old"]
+    # The first recorded poll already shows 3/3 healthy on the new spec (monitor 0 here).
+    assert [c[0] for c in cluster.calls] == ["apply", "poll", "cleanup"]
+    assert any(line.startswith("  demo_web: 3/3 updated, 3/3 running, 3/3 healthy") for line in said), said
+    assert said[-1].startswith("  stack demo: converged after")
+    assert not result.get("failed")
+
+
+def test_a_failed_cleanup_is_a_warning_not_a_failure():
+    result, _said = run(RecordedCluster(recording("update-converged"), cleanup_fails=True))
+    assert not result.get("failed")
+    assert result["warnings"] == ["stack demo converged, but removing unused config and secret versions failed: "
+                                  "config in use"]
+
+
+def test_a_rolled_back_service_rolls_the_stack_back_with_logs_and_reason():
+    rec = recording("unhealthy-rolled-back")
+    cluster = RecordedCluster(rec, rollback_polls=rec["polls"][-1:])
+    result, said = run(cluster, monitor=5)
+    assert result["failed"] is True
+    assert result["rollout"]["verdict"] == rs.ROLLED_BACK
+    rollback = [c for c in cluster.calls if c[0] == "roll_back"]
+    assert rollback == [("roll_back", ["demo_web"], {"demo_web": "h-demo_web"}, [])]
+    assert result["rollback"]["rollout"]["verdict"] == rs.CONVERGED
+    assert result["msg"].startswith("deploy of stack demo failed and was rolled back: the stack is back on the "
+                                    "previous version (demo_web).")
+    assert "healthcheck never passed" in result["msg"]
+    assert "  rolling back stack demo to the previous version" in said
+    assert any("FATAL: boom" in line for line in said), said
+
+
+def test_with_rollback_off_the_stack_is_left_as_it_is():
+    cluster = RecordedCluster(recording("exits-rolled-back"))
+    result, _said = run(cluster, rollback=False, monitor=5)
+    assert result["failed"] is True
+    assert "rollback is off, so the stack is left as it is" in result["msg"]
+    assert "exit code 1" in result["msg"]
+    assert not [c for c in cluster.calls if c[0] == "roll_back"]
+
+
+def test_losing_the_manager_while_tracking_fails_with_the_reason():
+    cluster = RecordedCluster(recording("update-converged"), fail_poll_at=1)
+    result, _said = run(cluster)
+    assert result["failed"] is True
+    assert result["msg"] == "lost track of the rollout: cannot reach the Docker Engine at unix:///var/run/docker.sock"
+
+
+@pytest.mark.parametrize("check_mode, tracking", [(True, {}), (False, {"wait": False})])
+def test_check_mode_and_no_wait_only_apply(check_mode, tracking):
+    cluster = RecordedCluster(recording("update-converged"))
+    result, said = run(cluster, check_mode=check_mode, **tracking)
+    assert [c[0] for c in cluster.calls] == ["apply"]
+    assert "rollout" not in result and said == []
