@@ -30,6 +30,9 @@ LAB_LABEL = "io.conductor-swarm.lab"
 NETWORK = "conductor-lab"
 IMAGE_REPO = "conductor-swarm/lab-host"
 HOST_PREFIX = "lab-"
+# The port the edge proxy publishes in host mode on a lab host; each host maps it to
+# a 127.0.0.1 port of this machine, as it does SSH, so load can reach the proxy.
+EDGE_HTTP_PORT = 80
 STATE_DIR = Path(os.environ.get("LAB_STATE_DIR", ROOT / ".lab"))
 INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
 SUITE = os.environ.get("LAB_DEBIAN_SUITE", "trixie")
@@ -242,7 +245,7 @@ def start_host(name: str, tag: str, pubkey: str) -> None:
         docker("run", "-d", "--name", name, "--hostname", name,
                "--label", f"{LAB_LABEL}=host", "--network", NETWORK,
                *HOST_RUN_FLAGS, "-v", f"{volume}:/var/lib/docker",
-               "-p", "127.0.0.1::22", tag)
+               "-p", "127.0.0.1::22", "-p", f"127.0.0.1::{EDGE_HTTP_PORT}", tag)
     # The key goes in through the engine, never through the image; every time, so a
     # lab started from another checkout (with its own key) answers this one too.
     docker("exec", "-i", name, "sh", "-c",
@@ -250,12 +253,19 @@ def start_host(name: str, tag: str, pubkey: str) -> None:
            "chmod 600 /root/.ssh/authorized_keys", input=pubkey)
 
 
-def ssh_port(name: str) -> int:
-    out = docker("port", name, "22/tcp").stdout.strip().splitlines()
+def published_port(name: str, port: int) -> int | None:
+    out = docker("port", name, f"{port}/tcp", check=False).stdout.strip().splitlines()
     for line in out:
         if line.startswith("127.0.0.1:"):
             return int(line.rsplit(":", 1)[1])
-    raise RuntimeError(f"{name}: no SSH port published on 127.0.0.1")
+    return None
+
+
+def ssh_port(name: str) -> int:
+    port = published_port(name, 22)
+    if port is None:
+        raise RuntimeError(f"{name}: no SSH port published on 127.0.0.1")
+    return port
 
 
 def wait_ssh(name: str, port: int, key: Path, deadline: float) -> None:
@@ -301,6 +311,9 @@ def render_inventory(hosts: list[dict], managers: int, key: Path) -> str:
         for h in members:
             lines.append(f"        {h['name']}:")
             lines.append(f"          ansible_port: {h['port']}")
+            if h.get("edge_port"):
+                # Where this machine reaches the host's edge proxy port (EDGE_HTTP_PORT).
+                lines.append(f"          lab_edge_http_port: {h['edge_port']}")
             lines.append("          swarm_cluster_node_labels:")
             lines.append(f"            zone: {h['zone']}")
     return "\n".join(lines) + "\n"
@@ -324,10 +337,17 @@ def up(count: int, managers: int) -> None:
     for i, name in enumerate(wanted, start=1):
         port = ssh_port(name)
         wait_ssh(name, port, key, deadline)
-        hosts.append({"name": name, "port": port, "zone": f"z{(i - 1) % 2 + 1}"})
+        hosts.append({"name": name, "port": port, "zone": f"z{(i - 1) % 2 + 1}",
+                      "edge_port": published_port(name, EDGE_HTTP_PORT)})
     INVENTORY.parent.mkdir(parents=True, exist_ok=True)
     INVENTORY.write_text(render_inventory(hosts, managers, key))
     log(f"{count} hosts up ({managers} managers); inventory {INVENTORY.relative_to(ROOT)}")
+    for h in hosts:
+        if h["edge_port"]:
+            log(f"{h['name']}: SSH on 127.0.0.1:{h['port']}, edge proxy port {EDGE_HTTP_PORT} on 127.0.0.1:{h['edge_port']}")
+        else:
+            log(f"{h['name']}: started before the lab published port {EDGE_HTTP_PORT}; "
+                "make lab-destroy && make lab to publish it")
 
 
 def remove_host(name: str) -> None:

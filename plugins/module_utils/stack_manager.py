@@ -30,7 +30,10 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state impo
     read_failures_allowed,
     read_fail_mode,
 )
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import STATE_LABEL, read_routing_state
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import COLOUR_STRATEGIES
+from ansible_collections.conductor.swarm.plugins.module_utils.variants import as_variant, plan_colour, variant_name
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import (
     describe as describe_strategies,
     plan_strategies,
@@ -141,12 +144,17 @@ class StackManager:
             if self.params["resolve_image"] == "always":
                 self.resolve_images(desired)
             live_services = dict((s["Spec"]["Name"], s) for s in self.client.stack_services(self.stack))
+            desired, colours = self.place_colours(desired, chosen, live_services)
             plan = plan_services(desired, live_services, prune=self.params["prune"],
                                  network_names=self.network_names)
+            # A prune leaves every colour of a colour-rolled service alone: the live one serves.
+            kept = set(n for c in colours.values() for n in c["keep"])
+            plan["remove"] = [n for n in plan["remove"] if n not in kept]
             objects = self.missing_objects(converted)
         except (DockerException, RequestException) as exc:
             self.module.fail_json(msg="cannot read the swarm, nothing was changed: %s" % exc)
         result = self.describe(plan, desired, live_services, objects)
+        result["variants"] = colours
         rolled_out = plan["create"] + plan["update"]
         result["strategy"] = {"name": self.params["strategy"],
                               "plan": describe_strategies(dict((n, chosen[n]) for n in rolled_out), checked),
@@ -169,6 +177,42 @@ class StackManager:
                 msg="the swarm refused part of the deploy (%s); what this run had changed was undone: %s"
                 % (exc, ", ".join(undone) or "nothing"), services=result["services"])
         return self.module.exit_json(**result)
+
+    # --- colours ------------------------------------------------------------------
+
+    def place_colours(self, desired, chosen, live):
+        """Services rolled out by colour go to the idle colour; the live one is left alone.
+
+        Returns the desired specs by full name and, per such service (its route key),
+        the colour plan the controller switches traffic by.
+        """
+        routes = [n for n in sorted(desired) if chosen[n] in COLOUR_STRATEGIES]
+        if not routes:
+            return desired, {}
+        routing = self.routing_state()
+        placed = dict((n, spec) for n, spec in desired.items() if n not in routes)
+        colours = {}
+        for route in routes:
+            plan = plan_colour(route, desired[route], live, routing.get(route), spec_hash)
+            variant = plan["live"] if plan["unchanged"] else plan["target"]
+            spec = as_variant(desired[route], route, variant)
+            placed[spec["Name"]] = spec
+            colours[route] = dict(plan, strategy=chosen[route], service=spec["Name"],
+                                  live_service=variant_name(route, plan["live"]) if plan["live"] else None)
+        return placed, colours
+
+    def routing_state(self):
+        """The edge proxy's routing state ({route: {"green": percent, ...}}), read from its service."""
+        name = self.params["edge_service"]
+        found = [s for s in self.client.api.services(filters={"name": name}) if s["Spec"]["Name"] == name]
+        if not found:
+            self.module.fail_json(msg="blue-green and canary need the edge proxy, but its service %s does not exist "
+                                  "(deploy it with the conductor.swarm.edge_proxy role); nothing was changed" % name)
+        try:
+            return read_routing_state((found[0]["Spec"].get("Labels") or {}).get(STATE_LABEL))["routes"]
+        except ValueError as exc:
+            self.module.fail_json(msg="the edge proxy's routing state on service %s is unreadable (%s); nothing was "
+                                  "changed" % (name, exc))
 
     # --- checks before anything changes ---------------------------------------
 

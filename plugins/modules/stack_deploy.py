@@ -149,6 +149,10 @@ options:
         C(stop_grace_period) with.
     type: dict
     default: {}
+  edge_service:
+    description: The edge proxy's Swarm service, whose routing state blue-green and canary read and switch.
+    type: str
+    default: edge_proxy
 notes:
   - The rollout is tracked against these labels on services, read as Compose C(deploy.labels)
     C(conductor.swarm.fail-mode) (V(fail-fast), V(wait), V(ignore)) and
@@ -284,6 +288,7 @@ def argument_spec():
         phase=dict(type="str", choices=["apply", "cleanup"], default="apply"),
         strategy=dict(type="str", choices=list(STRATEGY_NAMES), default="rolling"),
         strategy_options=dict(type="dict", default={}),
+        edge_service=dict(type="str", default="edge_proxy"),
     )
 
 

@@ -31,6 +31,10 @@ class Cluster(object):
         """stack_rollback: previous specs for `services`, remove the created ones."""
         raise NotImplementedError
 
+    def scale(self, service, replicas):
+        """stack_variant: set a colour's replicas (0 takes it out of service, its spec kept)."""
+        raise NotImplementedError
+
     def cleanup(self):
         """stack_deploy's cleanup phase: unused config and secret versions."""
         raise NotImplementedError

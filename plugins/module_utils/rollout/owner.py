@@ -12,8 +12,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import ClusterError
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.proxy import ProxyError
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.release import ReleaseContext
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.tracker import Tracker
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import CONVERGED, FAILED, ROLLED_BACK
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import STRATEGIES
 
 # Task failures whose logs are shown, per failing service: the last ones.
 FAILURES_SHOWN = 2
@@ -27,8 +30,11 @@ def summary(rollout):
 class Rollout(object):
     """tracking: wait, deadline, service_deadline, monitor, rollback, poll_interval, log_lines."""
 
-    def __init__(self, cluster, stack, tracking, say, clock, check_mode=False):
+    def __init__(self, cluster, stack, tracking, say, clock, check_mode=False, proxy=None, strategy_options=None):
         self.cluster = cluster
+        self.proxy = proxy
+        self.strategy_options = strategy_options or {}
+        self.clock = clock
         self.stack = stack
         self.tracking = tracking
         self.say = say
@@ -48,11 +54,55 @@ class Rollout(object):
         except ClusterError as exc:
             result.update(failed=True, msg="lost track of the rollout: %s" % exc)
             return result
-        if rollout["verdict"] == CONVERGED:
-            result["rollout"] = summary(rollout)
-            self.clean_up(result)
-            return result
-        return self.fail_and_roll_back(result, changed, rollout)
+        if rollout["verdict"] != CONVERGED:
+            return self.fail_and_roll_back(result, changed, rollout)
+        result["rollout"] = summary(rollout)
+        failed = self.release(result)
+        if failed:
+            return self.fail_release(result, changed, failed)
+        self.clean_up(result)
+        return result
+
+    # --- colours ------------------------------------------------------------------
+
+    def release(self, result):
+        """Move traffic to every new colour that converged; the failures, by route."""
+        variants = result.get("variants") or {}
+        result["serving"] = dict((route, plan["live"]) for route, plan in variants.items())
+        failed = {}
+        default = (result.get("strategy") or {}).get("name")
+        ctx = ReleaseContext(self.cluster, self.proxy, self.say, self.clock, self.tracking["poll_interval"])
+        for route, plan in sorted(variants.items()):
+            if plan["unchanged"]:
+                continue
+            strategy = STRATEGIES[plan["strategy"]]
+            options = strategy.validate(self.strategy_options if plan["strategy"] == default else {})
+            try:
+                released = strategy.release(ctx, plan, options)
+            except (ProxyError, ClusterError) as exc:
+                released = {"ok": False, "serving": None, "reason": "the release stopped half way: %s" % exc}
+            result.setdefault("releases", {})[route] = released
+            result["serving"][route] = released["serving"]
+            if not released["ok"]:
+                failed[route] = released["reason"]
+        return failed
+
+    def fail_release(self, result, changed, failed):
+        """A colour that failed its release already left traffic where it was; the rest of the stack goes back."""
+        why = "; ".join("%s: %s" % (route, reason) for route, reason in sorted(failed.items()))
+        colour_services = set(p["service"] for p in (result.get("variants") or {}).values())
+        others = dict((n, s) for n, s in changed.items() if n not in colour_services)
+        result["failed"] = True
+        if others and self.tracking["rollback"]:
+            undo = self.cluster.roll_back(
+                services=sorted(n for n, s in others.items() if s["action"] == "update"),
+                expected_hashes=dict((n, s["spec_hash"]) for n, s in others.items()),
+                remove=sorted(n for n, s in others.items() if s["action"] == "create"))
+            result["rollback"] = undo
+        result["msg"] = "deploy of stack %s failed: %s%s" % (
+            self.stack, why, "; the other services changed were rolled back" if others and self.tracking["rollback"]
+            else "")
+        return result
 
     def clean_up(self, result):
         cleanup = self.cluster.cleanup()

@@ -36,6 +36,10 @@ class Strategy(object):
         """What this strategy does, as lines a user reads in check mode."""
         raise NotImplementedError
 
+    def release(self, ctx, plan, options):
+        """After the new colour converged: move traffic to it (rollout/release.py). None: nothing to move."""
+        return None
+
     def warnings(self, name, spec, options):
         """Why this service's plan cannot be zero-downtime, if it cannot."""
         return []

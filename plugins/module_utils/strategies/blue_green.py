@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.release import green_share, release_result
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies import gates
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.base import Strategy
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import (
@@ -85,3 +86,66 @@ class BlueGreen(Strategy):
             "watch it for %ss; a failing gate switches back at once" % options["post_switch_seconds"],
             "keep the old colour up for %ss, then scale it down" % options["keep_old_seconds"],
         ]
+
+    def release(self, ctx, plan, options):
+        return release_colour(ctx, plan, options)
+
+
+def smoke_check(ctx, route, target, smoke):
+    """(passed, reason) after up to `attempts` preview requests to the new colour."""
+    reason = "no attempt"
+    for attempt in range(smoke["attempts"]):
+        if attempt:
+            ctx.clock.sleep(ctx.poll_interval)
+        status, body = ctx.proxy.probe(route, smoke["path"], target, smoke["timeout"])
+        passed, reason = smoke_passed(smoke, status, body)
+        if passed:
+            return True, "GET %s through the preview route %s" % (smoke["path"], reason)
+    return False, "GET %s through the preview route %s (%d attempts)" % (smoke["path"], reason, smoke["attempts"])
+
+
+def watch(ctx, route, target, live, since, seconds, gate):
+    """The gate's last look at the new colour over the post-switch window; stops at the first failure."""
+    result = {"verdict": gates.PASS, "reason": "no window", "figures": {}}
+    end = ctx.clock.time() + seconds
+    while True:
+        figures = ctx.proxy.metrics(route, since)
+        final = ctx.clock.time() >= end
+        result = gates.evaluate(figures.get(target) or {}, figures.get(live) or {}, gate, final=final)
+        if result["verdict"] == gates.FAIL or final:
+            return result
+        ctx.clock.sleep(ctx.poll_interval)
+
+
+def release_colour(ctx, plan, options):
+    """Smoke check, switch, watch, keep the old colour, scale it down; the strategy's whole release."""
+    route, target, live = plan["route"], plan["target"], plan["live"]
+    live_share = green_share(live, 100) if live in COLOURS else green_share(target, 0)
+    ctx.proxy.route(route, live_share, preview=target)
+    passed, reason = smoke_check(ctx, route, target, options["smoke"])
+    ctx.say("  %s: smoke check of %s: %s" % (route, target, reason))
+    if not passed:
+        ctx.proxy.route(route, live_share)
+        ctx.cluster.scale(plan["service"], 0)
+        return release_result(False, live, "smoke check of %s failed, traffic never moved: %s" % (target, reason))
+    switched_at = ctx.clock.time()
+    applied = ctx.proxy.route(route, green_share(target, 100))
+    ctx.say("  %s: switched all traffic from %s to %s (applied by the proxy in %d ms)" % (
+        route, live or "nothing", target, applied["applied_ms"]))
+    if live is None:
+        return release_result(True, target, "first release: %s serves" % target, switch_ms=applied["applied_ms"])
+    seen = watch(ctx, route, target, live, switched_at, options["post_switch_seconds"], options["gate"])
+    if seen["verdict"] == gates.FAIL:
+        back = ctx.proxy.route(route, live_share)
+        ctx.say("  %s: %s after the switch: switched back to %s in %d ms" % (
+            route, seen["reason"], live, back["applied_ms"]))
+        ctx.cluster.scale(plan["service"], 0)
+        return release_result(False, live, "switched back to %s: %s" % (live, seen["reason"]),
+                              figures=seen["figures"], switch_ms=applied["applied_ms"])
+    ctx.say("  %s: %s kept up for %ss, so a switch back is instant" % (route, live, options["keep_old_seconds"]))
+    ctx.clock.sleep(options["keep_old_seconds"])
+    ctx.cluster.scale(plan["live_service"], 0)
+    return release_result(True, target, "%s serves; %s scaled down" % (target, live), figures=seen["figures"],
+                          switch_ms=applied["applied_ms"])
+
+

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.release import green_share, release_result
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies import gates
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.base import Strategy
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError, at_least
@@ -96,6 +97,9 @@ class Canary(Strategy):
                      "a gate failed: weight back to 0, canary scaled down, the deploy fails with the figures")
         return lines
 
+    def release(self, ctx, plan, options):
+        return release_canary(ctx, plan, options)
+
 
 def describe_gate(gate):
     parts = ["error rate <= %.1f%%" % (100 * gate["max_error_rate"]),
@@ -107,3 +111,41 @@ def describe_gate(gate):
     if gate.get("max_p99_ratio") is not None:
         parts.append("p99 <= %.2fx stable" % gate["max_p99_ratio"])
     return ", ".join(parts)
+
+
+def release_canary(ctx, plan, options):
+    """Steps up the new colour's share, gated on every poll; aborts or promotes."""
+    route, target, live = plan["route"], plan["target"], plan["live"]
+    steps, gate = options["steps"], options["gate"]
+    if live is None:
+        ctx.proxy.route(route, green_share(target, 100))
+        return release_result(True, target, "first release: nothing to compare a canary with; %s serves" % target)
+    index, started, seen = -1, None, None
+    while True:
+        now = ctx.clock.time()
+        final = index >= 0 and now - started >= steps[index]["pause"]
+        if index >= 0:
+            figures = ctx.proxy.metrics(route, started)
+            seen = gates.evaluate(figures.get(target) or {}, figures.get(live) or {}, gate, final=final)
+        action, step = next_action(steps, index, started, now, seen)
+        if action == ABORT:
+            back = ctx.proxy.route(route, green_share(target, 0))
+            ctx.say("  %s: canary at %d%%: %s; weight back to 0 in %d ms" % (
+                route, steps[index]["weight"], seen["reason"], back["applied_ms"]))
+            ctx.cluster.scale(plan["service"], 0)
+            return release_result(False, live, "canary aborted at %d%% after %.1fs: %s" % (
+                steps[index]["weight"], now - started, seen["reason"]), figures=seen["figures"],
+                abort_s=round(now - started, 1))
+        if action == SET_WEIGHT:
+            applied = ctx.proxy.route(route, green_share(target, steps[step]["weight"]))
+            ctx.say("  %s: canary %s takes %d%% of requests (applied in %d ms)%s" % (
+                route, target, steps[step]["weight"], applied["applied_ms"],
+                "; gate: %s" % seen["reason"] if seen else ""))
+            index, started, seen = step, ctx.clock.time(), None
+            continue
+        if action == PROMOTE:
+            ctx.say("  %s: canary %s promoted: %s" % (route, target, seen["reason"] if seen else "all steps passed"))
+            ctx.cluster.scale(plan["live_service"], 0)
+            return release_result(True, target, "promoted after %d steps; %s scaled down" % (len(steps), live),
+                                  figures=(seen or {}).get("figures"))
+        ctx.clock.sleep(ctx.poll_interval)

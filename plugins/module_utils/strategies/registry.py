@@ -22,6 +22,8 @@ STRATEGIES = dict((s.name, s) for s in (Rolling(), Recreate(), BlueGreen(), Cana
 # Strategies that move traffic through the edge proxy run once it is deployed; until this
 # collection drives them end to end, asking for one is refused before anything changes.
 RUNNABLE = ("rolling", "recreate")
+# Strategies that roll a service out as a colour beside the live one.
+COLOUR_STRATEGIES = ("blue-green", "canary")
 NAMES = tuple(sorted(STRATEGIES))
 
 

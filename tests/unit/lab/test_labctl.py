@@ -27,3 +27,11 @@ def test_three_managers_of_five():
 def test_recipe_digest_is_stable():
     assert labctl.recipe_digest() == labctl.recipe_digest()
     assert labctl.image_tag().startswith(labctl.IMAGE_REPO + ":")
+
+
+def test_the_edge_port_of_each_host_is_in_the_inventory():
+    hosts = [{"name": "lab-1", "port": 32001, "zone": "z1", "edge_port": 33001},
+             {"name": "lab-2", "port": 32002, "zone": "z2", "edge_port": None}]
+    children = yaml.safe_load(labctl.render_inventory(hosts, 1, "/k"))["all"]["children"]
+    assert children["managers"]["hosts"]["lab-1"]["lab_edge_http_port"] == 33001
+    assert "lab_edge_http_port" not in children["workers"]["hosts"]["lab-2"]
