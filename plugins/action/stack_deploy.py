@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import base64
 import os
+import time
 
 import yaml
 
@@ -21,6 +22,9 @@ from ansible.utils.display import Display
 from ansible_collections.conductor.swarm.plugins.modules.stack_deploy import argument_spec
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import Cluster, ClusterError, SystemClock
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.proxy import Proxy, ProxyError
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import STRATEGIES
 
 display = Display()
 
@@ -75,8 +79,44 @@ class ModuleCluster(Cluster):
         return self.run("conductor.swarm.stack_rollback", dict(
             self.connection_args, name=self.stack, services=services, expected_hashes=expected_hashes, remove=remove))
 
+    def scale(self, service, replicas):
+        scaled = self.run("conductor.swarm.stack_variant", dict(
+            self.connection_args, name=self.stack, service=service, replicas=replicas))
+        if scaled.get("failed"):
+            raise ClusterError(scaled.get("msg"))
+        return scaled
+
     def cleanup(self):
         return self.apply(phase="cleanup")
+
+
+class ModuleProxy(Proxy):
+    """The edge proxy, through the collection's edge modules on the manager."""
+
+    def __init__(self, cluster, edge_service):
+        self.cluster = cluster
+        self.edge_service = edge_service
+        # The proxy counts requests by its own clock: `since` is moved by what the manager's differs.
+        self.offset = 0.0
+
+    def run(self, module, **args):
+        result = self.cluster.run(module, dict(self.cluster.connection_args, edge_service=self.edge_service, **args))
+        if result.get("failed"):
+            raise ProxyError(result.get("msg"))
+        return result
+
+    def route(self, route, green, preview=None):
+        return self.run("conductor.swarm.edge_route", route=route, green=green, preview=preview)
+
+    def metrics(self, route, since):
+        asked = time.time()
+        info = self.run("conductor.swarm.edge_route_info", route=route, since=since + self.offset)
+        self.offset = info["now"] - (asked + time.time()) / 2
+        return info["metrics"]
+
+    def probe(self, route, path, variant, timeout):
+        answer = self.run("conductor.swarm.edge_probe", route=route, path=path, variant=variant, timeout=timeout)
+        return answer["status"], answer["body"]
 
 
 class ActionModule(ActionBase):
@@ -102,8 +142,13 @@ class ActionModule(ActionBase):
         if args["phase"] == "cleanup":
             result.update(cluster.apply())
             return result
+        try:
+            STRATEGIES[args["strategy"]].validate(args["strategy_options"])
+        except StrategyError as exc:
+            raise AnsibleActionFail("the strategy was rejected, nothing was changed: %s" % exc)
         rollout = Rollout(cluster, args.get("name"), tracking, display.display, SystemClock(),
-                          check_mode=self._task.check_mode)
+                          check_mode=self._task.check_mode, proxy=ModuleProxy(cluster, args["edge_service"]),
+                          strategy_options=args["strategy_options"])
         result.update(rollout.run())
         return result
 

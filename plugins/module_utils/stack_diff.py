@@ -23,7 +23,9 @@ import zlib
 
 HASH_LABEL = "conductor.swarm.spec-hash"
 LAST_APPLIED_LABEL = "conductor.swarm.last-applied"
-OWN_LABELS = (HASH_LABEL, LAST_APPLIED_LABEL)
+# The edge proxy's routing state lives on its service, written by the switches, not by deploys.
+EDGE_STATE_LABEL = "conductor.swarm.edge.state"
+OWN_LABELS = (HASH_LABEL, LAST_APPLIED_LABEL, EDGE_STATE_LABEL)
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 
 # Values Swarm writes into a stored spec when the request left them out.

@@ -30,7 +30,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state impo
     read_failures_allowed,
     read_fail_mode,
 )
-from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import STATE_LABEL, read_routing_state
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import read_routing_state
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import COLOUR_STRATEGIES
 from ansible_collections.conductor.swarm.plugins.module_utils.variants import as_variant, plan_colour, variant_name
@@ -40,6 +40,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registr
     warnings as strategy_warnings,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import (
+    EDGE_STATE_LABEL,
     changes,
     last_applied,
     normalize_live,
@@ -209,7 +210,7 @@ class StackManager:
             self.module.fail_json(msg="blue-green and canary need the edge proxy, but its service %s does not exist "
                                   "(deploy it with the conductor.swarm.edge_proxy role); nothing was changed" % name)
         try:
-            return read_routing_state((found[0]["Spec"].get("Labels") or {}).get(STATE_LABEL))["routes"]
+            return read_routing_state((found[0]["Spec"].get("Labels") or {}).get(EDGE_STATE_LABEL))["routes"]
         except ValueError as exc:
             self.module.fail_json(msg="the edge proxy's routing state on service %s is unreadable (%s); nothing was "
                                   "changed" % (name, exc))
@@ -341,6 +342,10 @@ class StackManager:
                 service = live[name]
                 # As docker stack deploy does: a different ForceUpdate would restart every task.
                 spec["TaskTemplate"]["ForceUpdate"] = service["Spec"]["TaskTemplate"].get("ForceUpdate", 0)
+                # A redeploy of the edge proxy keeps the routing state the switches wrote.
+                state = (service["Spec"].get("Labels") or {}).get(EDGE_STATE_LABEL)
+                if state is not None:
+                    spec["Labels"][EDGE_STATE_LABEL] = state
                 self.client.update_service(service["ID"], service["Version"]["Index"], spec, auth)
                 self.undo.append(("update", service["ID"], name))
             inspected = self.client.api.inspect_service(result["services"][name]["id"])

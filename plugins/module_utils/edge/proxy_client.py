@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The edge proxy as a manager sees it: its routing state on its service, its replicas' status.
+
+The routing state is written to the proxy service's labels (a label-only
+update restarts no task); every proxy task's agent applies it through
+HAProxy's Runtime API and reports the generation it applied on the status
+endpoint, which this reads on each edge node's published port.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import time
+
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.six.moves.urllib.request import Request, build_opener, ProxyHandler
+
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import (
+    STATE_LABEL,
+    read_routing_state,
+    with_route,
+    write_routing_state,
+)
+
+STATUS_PATH = "/.well-known/conductor-edge/status"
+PREVIEW_HEADER = "X-Conductor-Preview"
+# Swarm's optimistic lock: a label update racing another update is retried on a fresh read.
+UPDATE_ATTEMPTS = 5
+
+
+class EdgeError(Exception):
+    pass
+
+
+def _http(url, timeout, headers=None):
+    """(status, body text) of one GET; never through an environment proxy: edge nodes are local."""
+    opener = build_opener(ProxyHandler({}))
+    request = Request(url, headers=headers or {})
+    try:
+        response = opener.open(request, timeout=timeout)
+        return response.getcode(), response.read().decode("utf-8", "replace")
+    except HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+
+
+def merge_metrics(replica_metrics):
+    """One route's figures over every proxy replica: counts added, the worst p99 kept."""
+    merged = {}
+    for metrics in replica_metrics:
+        for variant, figures in (metrics or {}).items():
+            into = merged.setdefault(variant, {"requests": 0, "errors_5xx": 0, "conn_errors": 0, "p99_ms": None})
+            for key in ("requests", "errors_5xx", "conn_errors"):
+                into[key] += figures.get(key) or 0
+            p99 = figures.get("p99_ms")
+            if p99 is not None and (into["p99_ms"] is None or p99 > into["p99_ms"]):
+                into["p99_ms"] = p99
+    return merged
+
+
+class EdgeProxy(object):
+    def __init__(self, client, service_name, timeout=5):
+        self.client = client
+        self.name = service_name
+        self.timeout = timeout
+
+    def service(self):
+        found = [s for s in self.client.api.services(filters={"name": self.name}) if s["Spec"]["Name"] == self.name]
+        if not found:
+            raise EdgeError("the edge proxy's service %s does not exist (deploy it with the conductor.swarm.edge_proxy "
+                            "role)" % self.name)
+        return found[0]
+
+    def state(self, service=None):
+        service = service or self.service()
+        return read_routing_state((service["Spec"].get("Labels") or {}).get(STATE_LABEL))
+
+    def set_route(self, route, green, preview):
+        """Write the route's new state; (generation, changed). Retries Swarm's 'update out of sequence'."""
+        for attempt in range(UPDATE_ATTEMPTS):
+            service = self.service()
+            state = self.state(service)
+            new = with_route(state, route, green, preview)
+            if new == state:
+                return state["generation"], False
+            spec = dict(service["Spec"])
+            spec["Labels"] = dict(spec.get("Labels") or {}, **{STATE_LABEL: write_routing_state(new)})
+            try:
+                self.client.update_service(service["ID"], service["Version"]["Index"], spec)
+                return new["generation"], True
+            except Exception as exc:  # pylint: disable=broad-except  # only the lock race is retried
+                if "out of sequence" not in str(exc) or attempt + 1 == UPDATE_ATTEMPTS:
+                    raise
+        raise EdgeError("could not update %s" % self.name)
+
+    def endpoints(self):
+        """(task id, node name, base URL) of every running proxy task."""
+        service = self.service()
+        ports = [p for p in (service.get("Endpoint") or {}).get("Ports") or (service["Spec"].get("EndpointSpec") or {})
+                 .get("Ports") or [] if p.get("PublishMode") == "host" and p.get("PublishedPort")]
+        if not ports:
+            raise EdgeError("the edge proxy's service %s publishes no host-mode port" % self.name)
+        port = ports[0]["PublishedPort"]
+        nodes = dict((n["ID"], n) for n in self.client.api.nodes())
+        out = []
+        for task in self.client.api.tasks(filters={"service": service["ID"], "desired-state": "running"}):
+            if (task.get("Status") or {}).get("State") != "running":
+                continue
+            node = nodes.get(task.get("NodeID")) or {}
+            addr = (node.get("Status") or {}).get("Addr")
+            name = (node.get("Description") or {}).get("Hostname", task.get("NodeID"))
+            if addr:
+                out.append((task["ID"], name, "http://%s:%d" % (addr, port)))
+        if not out:
+            raise EdgeError("no task of the edge proxy %s is running" % self.name)
+        return out
+
+    def status(self, base, since=None):
+        url = base + STATUS_PATH + ("?since=%f" % since if since is not None else "")
+        try:
+            code, body = _http(url, self.timeout)
+        except (URLError, OSError, ValueError) as exc:
+            raise EdgeError("the edge proxy at %s does not answer: %s" % (base, exc))
+        if code != 200:
+            raise EdgeError("the edge proxy at %s answered %s for its status: %s" % (base, code, body[:200]))
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise EdgeError("the edge proxy at %s sent a status that is not JSON" % base)
+
+    def wait_applied(self, generation, timeout, poll=0.1):
+        """Seconds until every running proxy task reports `generation`; EdgeError naming the laggards."""
+        start = time.time()
+        while True:
+            behind = []
+            for _task, node, base in self.endpoints():
+                try:
+                    applied = self.status(base).get("generation", -1)
+                except EdgeError as exc:
+                    behind.append("%s (%s)" % (node, exc))
+                    continue
+                if applied < generation:
+                    behind.append("%s (at generation %s)" % (node, applied))
+            if not behind:
+                return time.time() - start
+            if time.time() - start > timeout:
+                raise EdgeError("routing generation %d was not applied within %ss by: %s"
+                                % (generation, timeout, ", ".join(behind)))
+            time.sleep(poll)
+
+    def metrics(self, route, since):
+        replicas = [self.status(base, since).get("metrics", {}).get(route) for _t, _n, base in self.endpoints()]
+        return merge_metrics(replicas)
+
+    def probe(self, route, path, variant, timeout, host=None):
+        """(status or None, body or the error) of one preview request through a proxy replica."""
+        _task, _node, base = self.endpoints()[0]
+        headers = {PREVIEW_HEADER: variant}
+        if host:
+            headers["Host"] = host
+        try:
+            return _http(base + path, timeout, headers)
+        except (URLError, OSError, ValueError) as exc:
+            return None, str(exc)

@@ -1,0 +1,106 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: conductor.swarm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: edge_route_info
+short_description: The edge proxy's routing state, and what it measured per colour of a route
+version_added: 0.1.0
+description:
+  - Returns the routing state stored on the edge proxy's service and, for O(route), the requests, 5xx answers,
+    connection errors and p99 latency every proxy task measured per colour since O(since), added up.
+  - C(conductor.swarm.stack_deploy) reads it for the canary gates and the post-switch window of blue-green.
+author:
+  - conductor.swarm developers (@conductor-swarm)
+extends_documentation_fragment:
+  - conductor.swarm.docker
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+    description: Reads only.
+  idempotent:
+    support: full
+    description: Reads only.
+options:
+  route:
+    description: A route key, such as C(shop_web), whose figures to return.
+    type: str
+  since:
+    description: Seconds since the epoch (the manager's clock) from which requests count; all since the proxy started
+      when omitted.
+    type: float
+  edge_service:
+    description: The edge proxy's Swarm service.
+    type: str
+    default: edge_proxy
+"""
+
+EXAMPLES = r"""
+- name: What the canary of shop_web served in the last minute
+  conductor.swarm.edge_route_info:
+    route: shop_web
+    since: "{{ now().timestamp() - 60 }}"
+  register: shop_web_figures
+"""
+
+RETURN = r"""
+state:
+  description: The routing state, C(generation) and C(routes) (per route C(green) percent and C(preview)).
+  returned: always
+  type: dict
+metrics:
+  description: Per colour of O(route), C(requests), C(errors_5xx), C(conn_errors) and C(p99_ms).
+  returned: when O(route) is given
+  type: dict
+now:
+  description: The manager's clock when the figures were read.
+  returned: always
+  type: float
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
+    DockerException,
+    RequestException,
+    SwarmClient,
+    docker_argument_spec,
+)
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EdgeError, EdgeProxy
+
+
+def main():
+    module = AnsibleModule(argument_spec=docker_argument_spec(
+        route=dict(type="str"),
+        since=dict(type="float"),
+        edge_service=dict(type="str", default="edge_proxy"),
+    ), supports_check_mode=True)
+    params = module.params
+    client = SwarmClient(module)
+    client.require_manager()
+    proxy = EdgeProxy(client, params["edge_service"])
+    result = {"changed": False}
+    try:
+        result["state"] = proxy.state()
+        if params["route"]:
+            result["metrics"] = proxy.metrics(params["route"], params["since"])
+        result["now"] = time.time()
+    except EdgeError as exc:
+        module.fail_json(msg=str(exc))
+    except (DockerException, RequestException) as exc:
+        module.fail_json(msg="cannot read the edge proxy: %s" % exc)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
