@@ -104,6 +104,16 @@ def test_protocol_error():
     assert [r.error for r in run.records] == ["protocol"] * 3
 
 
+@pytest.mark.parametrize("head", [b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 21\r\n",
+                                  b"HTTP/1.0 200 OK\r\n"])
+def test_connection_close_answers(head):
+    # The demo app's shape: one answer per connection (the second without a length: body until EOF).
+    with RawServer(head + b"\r\nversion=9.9.9 host=x\n") as srv:
+        run = LoadGenerator(srv.url, 20, requests=4, mix={"get": 1}).run()
+    assert [(r.status, r.version, r.bytes) for r in run.records] == [(200, "9.9.9", 21)] * 4
+    assert run.connections == 4
+
+
 def test_post_body_arrives_intact():
     with AppServer() as srv:
         gen = LoadGenerator(srv.url, 50, requests=20, mix={"post": 1})
