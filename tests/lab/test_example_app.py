@@ -9,9 +9,12 @@ containers publish, a bounded number of requests with timeouts.
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
+import random
 import re
+import socket
 import shutil
 import stat
 import subprocess
@@ -126,10 +129,10 @@ def run_app(images):
     names: list[str] = []
 
     def _run(purpose: str, env: dict | None = None, image: str = f"{REPO}:1.0.0",
-             publish: bool = True, wait_healthy: bool = True) -> App:
+             publish: bool = True, wait_healthy: bool = True, limits: tuple[str, ...] = ()) -> App:
         name = f"{PREFIX}-{purpose}-{len(names)}"
         names.append(name)
-        args = ["run", "-d", "--name", name, "--label", "io.conductor-swarm.test=example-app"]
+        args = ["run", "-d", "--name", name, "--label", "io.conductor-swarm.test=example-app", *limits]
         if publish:
             args += ["-p", "127.0.0.1::8080"]
         for key, value in (env or {}).items():
@@ -249,6 +252,297 @@ def test_graceful_shutdown(run_app):
     print(f"\ngraceful shutdown: healthz 503 after {seen_503_after:.2f}s, "
           f"in-flight request took {results['in_flight'][2]:.2f}s, "
           f"docker stop returned after {stop_seconds:.2f}s, exit code 0")
+
+
+def request(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None) -> tuple[http.client.HTTPResponse, bytes]:
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    return resp, resp.read()
+
+
+def assert_framed(resp: http.client.HTTPResponse, data: bytes, version: str, method: str = "GET") -> None:
+    """X-Version and a Content-Length that matches the body, on every response."""
+    assert resp.getheader("X-Version") == version, resp.getheaders()
+    want = resp.getheader("Content-Length")
+    assert want is not None and want.isdigit(), resp.getheaders()
+    assert len(data) == (0 if method == "HEAD" else int(want))
+
+
+def test_keep_alive_one_connection_many_requests(run_app):
+    app = run_app("keepalive")
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=5)
+    try:
+        resp, data = request(conn, "GET", "/")
+        local = conn.sock.getsockname()  # http.client reconnects silently: the local port proves it did not
+        for i in range(60):
+            method, path, body = [("GET", "/", None), ("GET", "/healthz", None),
+                                  ("POST", "/echo", b"x" * i), ("HEAD", "/", None)][i % 4]
+            resp, data = request(conn, method, path, body)
+            assert resp.status == 200, (method, path, resp.status)
+            assert resp.getheader("Connection") is None and not resp.will_close
+            assert_framed(resp, data, "1.0.0", method)
+            assert conn.sock is not None and conn.sock.getsockname() == local, f"reconnected at request {i}"
+    finally:
+        conn.close()
+
+
+def test_x_version_and_content_length_on_every_response(run_app):
+    app = run_app("headers", env={"VERSION": "7.1.0-hdr"})
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=5)
+    try:
+        for method, path, want in (("GET", "/", 200), ("GET", "/healthz", 200), ("GET", "/config", 200),
+                                   ("GET", "/nope", 404), ("POST", "/echo", 200), ("POST", "/", 200),
+                                   ("GET", "/echo", 405), ("PUT", "/", 405), ("HEAD", "/", 200)):
+            resp, data = request(conn, method, path, b"body" if method == "POST" else None)
+            assert resp.status == want, (method, path, resp.status, data)
+            assert_framed(resp, data, "7.1.0-hdr", method)
+    finally:
+        conn.close()
+    # Requests the server refuses (the stdlib's own errors and the app's) still get both headers.
+    too_many = "".join(f"X-H{i}: {i}\r\n" for i in range(101))
+    for raw_request, want in ((f"GET / HTTP/1.1\r\nHost: t\r\n{too_many}\r\n", "431"), ("NOT A REQUEST\r\n\r\n", "400"),
+                              ("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: lots\r\n\r\n", "400")):
+        with socket.create_connection(("127.0.0.1", app.port), timeout=5) as sock:
+            sock.sendall(raw_request.encode())
+            raw = b""
+            while b"\r\n\r\n" not in raw:
+                chunk = sock.recv(4096)
+                assert chunk, raw
+                raw += chunk
+        head = raw.split(b"\r\n\r\n", 1)[0].decode().lower()
+        assert head.startswith(f"http/1.1 {want}") and "x-version: 7.1.0-hdr" in head, head
+        assert "content-length:" in head and "connection: close" in head, head
+
+
+def test_slow_endpoint(run_app):
+    app = run_app("slow-endpoint")
+    status, body, took = http_get(app.port, "/slow", timeout=10)
+    assert status == 200 and body.strip() == f"version=1.0.0 host={app.hostname}"
+    assert 1.0 <= took < 3.0, took
+    quicker = run_app("slow-ms", env={"SLOW_MS": "300"})
+    status, _body, took = http_get(quicker.port, "/slow")
+    assert status == 200 and 0.3 <= took < 1.0, took
+    assert http_get(quicker.port, "/")[2] < 0.3  # SLOW_MS is for /slow only
+
+
+def test_post_echo_reports_length_and_sha256(run_app):
+    app = run_app("echo")
+    host = app.hostname
+    payloads = [b"", b"hello", random.Random(7).randbytes(3 * 1024 * 1024 + 17)]
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=20)
+    try:
+        for path in ("/echo", "/"):
+            for payload in payloads:
+                resp, data = request(conn, "POST", path, payload)
+                assert resp.status == 200
+                assert data.decode().strip() == (f"bytes={len(payload)} sha256={hashlib.sha256(payload).hexdigest()} "
+                                                 f"version=1.0.0 host={host}")
+        # The body was read exactly once: the next request on the connection is parsed cleanly.
+        resp, data = request(conn, "GET", "/")
+        assert resp.status == 200 and data.decode().startswith("version=1.0.0 ")
+        resp, data = request(conn, "POST", "/echo", b"abc", headers={"Expect": "100-continue"})
+        assert resp.status == 200 and f"sha256={hashlib.sha256(b'abc').hexdigest()}" in data.decode()
+    finally:
+        conn.close()
+
+
+def test_fail_rate_1_fails_requests_but_not_health(run_app):
+    app = run_app("fail-all", env={"FAIL_RATE": "1", "VERSION": "6.6.6-bad"})
+    for path in ("/", "/slow", "/config"):
+        status, body, _took = http_get(app.port, path)
+        assert (status, body.strip()) == (500, "injected failure version=6.6.6-bad"), path
+    for _probe in range(5):
+        assert http_get(app.port, "/healthz")[:2] == (200, "ok\n")
+    assert "injected failure (GET / -> 500" in logs(app.name)
+
+
+def test_fail_rate_share_is_exact_with_a_seed(run_app):
+    """One draw of random.Random(FAIL_SEED) per non-health request, in order: a
+    sequential client can predict every answer, and the share is ~30 %."""
+    count, rate, seed = 300, 0.3, 1234
+    app = run_app("fail-share", env={"FAIL_RATE": str(rate), "FAIL_SEED": str(seed)})
+    rng = random.Random(seed)
+    expected = [500 if rng.random() < rate else 200 for _draw in range(count)]
+    assert 0.25 * count <= expected.count(500) <= 0.35 * count  # this seed's share: a fact, not a chance
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=5)
+    try:
+        got = []
+        for i in range(count):
+            resp, _data = request(conn, "GET", "/")
+            got.append(resp.status)
+            if i % 50 == 0:  # health checks in between draw nothing
+                assert request(conn, "GET", "/healthz")[0].status == 200
+    finally:
+        conn.close()
+    assert got == expected
+    print(f"\nFAIL_RATE={rate} FAIL_SEED={seed}: {got.count(500)}/{count} answered 500")
+
+
+def test_invalid_settings_exit_2(run_app):
+    for env, word in (({"DRAIN_SECONDS": "soon"}, "DRAIN_SECONDS"), ({"FAIL_RATE": "1.5"}, "FAIL_RATE"),
+                      ({"PORT": "99999"}, "PORT"), ({"DELAY_MS": "-1"}, "DELAY_MS")):
+        app = run_app("invalid", env=env, publish=False)
+        assert docker("wait", app.name, timeout=20).stdout.strip() == "2", env
+        err = docker("logs", app.name).stderr
+        assert "FATAL:" in err and word in err, err
+
+
+def test_sigint_drains_and_exits_0(run_app):
+    app = run_app("sigint", env={"DRAIN_SECONDS": "0"})
+    docker("kill", "--signal", "INT", app.name)
+    assert docker("wait", app.name, timeout=20).stdout.strip() == "0"
+    out = logs(app.name)
+    assert "SIGINT: draining for 0s" in out and "stopped cleanly: exiting 0" in out
+
+
+def test_drain_closes_keep_alive_and_exits_0(run_app):
+    """SIGTERM: healthz 503 at once; for DRAIN_SECONDS every response still
+    comes but with Connection: close; a request in flight when the listener
+    closes finishes; an idle keep-alive connection is closed; exit 0 well
+    inside the 10 s grace period."""
+    drain = 3
+    app = run_app("drain", env={"DRAIN_SECONDS": str(drain), "SLOW_MS": "1500"})
+    busy = http.client.HTTPConnection("127.0.0.1", app.port, timeout=10)
+    resp, _data = request(busy, "GET", "/")
+    assert resp.status == 200 and not resp.will_close
+    idle = socket.create_connection(("127.0.0.1", app.port), timeout=10)
+    idle.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+    results: dict[str, object] = {}
+
+    def stop() -> None:
+        t0 = time.monotonic()
+        docker("stop", "-t", "10", app.name, timeout=30)
+        results["stop_seconds"] = time.monotonic() - t0
+
+    def late_slow() -> None:  # starts before the listener closes, ends after it
+        try:
+            results["late"] = http_get(app.port, "/slow", timeout=10)
+        except (OSError, http.client.HTTPException) as exc:
+            results["late"] = exc
+
+    stopper = threading.Thread(target=stop)
+    sigterm_at = time.monotonic()
+    stopper.start()
+    try:
+        health = None
+        for _probe in range(15):  # at most 15 probes, 0.1 s apart
+            got = try_get(app.port, "/healthz", timeout=2)
+            if got and got[0] == 503:
+                health = got
+                break
+            time.sleep(0.1)
+        assert health == (503, "draining\n"), health
+        # The keep-alive client is told to leave; http.client then opens a new connection.
+        resp, data = request(busy, "GET", "/")
+        assert resp.status == 200 and resp.getheader("Connection") == "close" and resp.will_close
+        assert data.decode().startswith("version=1.0.0 ")
+        busy.close()
+        fresh = http.client.HTTPConnection("127.0.0.1", app.port, timeout=5)
+        resp, _data = request(fresh, "GET", "/")
+        assert resp.status == 200 and resp.getheader("Connection") == "close"
+        fresh.close()
+        time.sleep(max(0.0, sigterm_at + drain - 1.0 - time.monotonic()))
+        slow = threading.Thread(target=late_slow)
+        slow.start()
+        # The idle connection gets no response, only the close, once the drain is over.
+        idle.settimeout(drain + 5)
+        assert idle.recv(4096) == b""
+        closed_after = time.monotonic() - sigterm_at
+        slow.join(timeout=15)
+    finally:
+        idle.close()
+        stopper.join(timeout=30)
+    late = results.get("late")
+    assert isinstance(late, tuple) and late[0] == 200, f"in-flight request failed: {late!r}"
+    assert closed_after >= drain - 0.2, closed_after
+    stop_seconds = results["stop_seconds"]
+    assert app.state() == ("exited", 0)
+    assert drain <= stop_seconds < drain + 3, stop_seconds
+    out = logs(app.name)
+    assert f"SIGTERM: draining for {drain}s" in out
+    assert "closed 1 idle connection(s)" in out
+    assert "stopped cleanly: exiting 0" in out
+    print(f"\ndrain: idle keep-alive closed after {closed_after:.2f}s, /slow in flight at listener close "
+          f"took {late[2]:.2f}s, docker stop returned after {stop_seconds:.2f}s, exit 0")
+
+
+def test_inflight_wait_bounds_the_stop(run_app):
+    app = run_app("inflight-wait", env={"DRAIN_SECONDS": "1", "INFLIGHT_WAIT": "1", "SLOW_MS": "8000"})
+    results: dict[str, object] = {}
+
+    def slow() -> None:
+        try:
+            results["slow"] = http_get(app.port, "/slow", timeout=15)
+        except (OSError, http.client.HTTPException) as exc:
+            results["slow"] = exc
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    docker("stop", "-t", "10", app.name, timeout=30)
+    took = time.monotonic() - started
+    t.join(timeout=20)
+    assert app.state() == ("exited", 0)
+    assert 2.0 <= took < 4.0, took   # 1 s drain + 1 s INFLIGHT_WAIT, not the 8 s request
+    assert not isinstance(results.get("slow"), tuple)  # cut off: the container is gone
+    assert "stopped with 1 request(s) still in flight: exiting 0" in logs(app.name)
+
+
+def demo_limits() -> tuple[str, str]:
+    limits = yaml.safe_load(STACK.read_text())["services"]["web"]["deploy"]["resources"]["limits"]
+    return str(limits["cpus"]), str(limits["memory"])
+
+
+def closed_loop(port: int, connections: int, per_connection: int) -> dict:
+    """Each client thread sends its requests back to back on one keep-alive
+    connection (a bounded count, 5 s timeout each)."""
+    counts = [[0, 0, 0] for _conn in range(connections)]  # ok, errors, reconnects
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            request(conn, "GET", "/")
+            local = conn.sock.getsockname()
+            for _request in range(per_connection):
+                try:
+                    resp, _data = request(conn, "GET", "/")
+                    counts[i][0 if resp.status == 200 else 1] += 1
+                except (OSError, http.client.HTTPException):
+                    counts[i][1] += 1
+                    conn.close()
+                if conn.sock is None or conn.sock.getsockname() != local:
+                    counts[i][2] += 1
+                    local = conn.sock.getsockname() if conn.sock else None
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(connections)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    seconds = time.monotonic() - started
+    ok, errors, reconnects = (sum(c[k] for c in counts) for k in range(3))
+    return {"ok": ok, "errors": errors, "reconnects": reconnects, "seconds": seconds, "rps": ok / seconds}
+
+
+def test_throughput_keep_alive_at_the_stack_cpu_limit(run_app):
+    """At demo.yml's cpus/memory limits one replica holds >= 150 req/s over
+    keep-alive (3 replicas: >= 450 req/s behind the proxy)."""
+    cpus, memory = demo_limits()
+    app = run_app("throughput", limits=("--cpus", cpus, "--memory", memory.lower()))
+    closed_loop(app.port, 2, 50)  # warm up
+    result = closed_loop(app.port, 8, 300)
+    print(f"\nthroughput at --cpus {cpus} --memory {memory}: {result['rps']:.0f} req/s "
+          f"({result['ok']} requests on 8 keep-alive connections in {result['seconds']:.1f}s, "
+          f"{result['errors']} errors, {result['reconnects']} reconnects)")
+    assert result["errors"] == 0 and result["reconnects"] == 0
+    assert result["rps"] >= 150, result
+    assert app.state() == ("running", 0)  # no OOM kill at the memory limit
 
 
 # --- the stack file ----------------------------------------------------------------
