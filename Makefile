@@ -14,7 +14,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help venv engine lab lab-destroy lab-status demo test lint unit molecule \
-        molecule-one-manager molecule-three-managers bench-provision bench-deploy deploy-tests lock clean
+        molecule-one-manager molecule-three-managers bench-provision bench-deploy bench-zero-downtime deploy-tests lock clean
 
 help:
 	@echo "make demo             lab up, provision a 3-node swarm, deploy the example stack, update it under traffic"
@@ -23,6 +23,7 @@ help:
 	@echo "make lab-destroy      remove everything the lab created"
 	@echo "make bench-provision  provisioning wall times for 3 and 5 hosts, and the no-op re-run"
 	@echo "make bench-deploy     deploy to converged, ours vs docker stack deploy; broken release to rollback"
+	@echo "make bench-zero-downtime  what clients behind the edge proxy see during each strategy, and baselines"
 
 # The virtualenv, from exact pins; rebuilt when requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -86,3 +87,6 @@ clean: lab-destroy
 
 bench-deploy: venv engine
 	$(PY) tests/bench/deploy.py
+
+bench-zero-downtime: venv engine
+	$(PY) tests/bench/zero_downtime.py

@@ -14,6 +14,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
 VERSIONS = ("1.0.0", "2.0.0")
+EDGE_IMAGE = "conductor/edge-proxy:0.1.0"
+NAIVE_IMAGE = "conductor/naive-nginx:1"
 sys.path.insert(0, str(ROOT / "lab"))
 # testinfra and the tests call ansible tools by name: the project's own first.
 os.environ["PATH"] = "%s:%s" % (ROOT / ".venv" / "bin", os.environ.get("PATH", ""))
@@ -115,7 +117,34 @@ def run_installed(installed, cmd, **kw):
     return sh(cmd, cwd=installed["project"], environ=installed["env"], **kw)
 
 
-def prepare(log_dir, hosts=3, managers=1, installed=None):
+def edge_url(host_name=None):
+    """http://127.0.0.1:<port>/ where this machine reaches a lab host's edge proxy port (default: the first manager)."""
+    inv = yaml.safe_load(INVENTORY.read_text())
+    for group in ("managers", "workers"):
+        for name, hostvars in (inv["all"]["children"][group].get("hosts") or {}).items():
+            if host_name in (None, name) and hostvars.get("lab_edge_http_port"):
+                return "http://127.0.0.1:%d/" % hostvars["lab_edge_http_port"]
+    raise RuntimeError("no lab host publishes the edge port (make lab-destroy && make lab publishes it)")
+
+
+def deploy_edge(lab, log_dir, extra=()):
+    """The edge proxy on the lab's manager, from the lab registry (playbooks/edge_proxy.yml)."""
+    reg = lab["registry"]
+    path = Path(log_dir) / "vars-edge.json"
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"edge_proxy_image": "%s/%s" % (reg["address_in_lab"], EDGE_IMAGE),
+                   "edge_proxy_registry_auth": {"username": reg["username"], "password": lab["password"],
+                                                "serveraddress": reg["address_in_lab"]},
+                   "edge_proxy_with_registry_auth": True}, f)
+    proc = sh(["ansible-playbook", "playbooks/edge_proxy.yml", "-e", "@%s" % path, *extra])
+    (Path(log_dir) / "edge-proxy.log").write_text(proc.stdout)
+    if proc.returncode != 0:
+        raise RuntimeError("deploying the edge proxy failed:\n%s" % proc.stdout[-3000:])
+    return proc
+
+
+def prepare(log_dir, hosts=3, managers=1, installed=None, edge=False):
     """Bring the lab up and provisioned, with images in its registry. Returns registry facts.
 
     With `installed` (from install_collection), provisioning runs conductor.swarm.provision
@@ -131,6 +160,9 @@ def prepare(log_dir, hosts=3, managers=1, installed=None):
 
     step("labctl", [py, "lab/labctl.py", "up", "--hosts", hosts, "--managers", managers])
     step("build", ["bash", "examples/app/build.sh", *VERSIONS])
+    if edge:
+        step("build-edge", [py, "lab/images.py", "edge"])
+        step("build-naive", [py, "lab/images.py", "naive"])
     bare = on_manager("command -v dockerd").returncode != 0  # no Docker Engine yet
     if installed:
         step("provision", ["ansible-playbook", "-vv", "-i", INVENTORY, "conductor.swarm.provision"],
@@ -140,6 +172,6 @@ def prepare(log_dir, hosts=3, managers=1, installed=None):
     import registry  # lab/registry.py
     registry.up()
     info = registry.info()
-    digests = registry.push(["conductor/demo-app:%s" % v for v in VERSIONS])
+    digests = registry.push(["conductor/demo-app:%s" % v for v in VERSIONS] + ([EDGE_IMAGE, NAIVE_IMAGE] if edge else []))
     return {"registry": info, "digests": digests, "password": Path(info["password_file"]).read_text().strip(),
             "provisioned_bare_hosts": bare}

@@ -131,8 +131,8 @@ class StackManager:
         for warning in converted.get("warnings") or []:
             self.module.warn(warning)
         try:
-            desired, chosen, checked = plan_strategies(converted["services"], self.params["strategy"],
-                                                       self.params["strategy_options"])
+            desired, chosen, checked, fallbacks = plan_strategies(converted["services"], self.params["strategy"],
+                                                                  self.params["strategy_options"])
         except StrategyError as exc:
             self.module.fail_json(msg="the strategy was rejected, nothing was changed: %s" % exc)
         converted["services"] = desired
@@ -159,10 +159,13 @@ class StackManager:
         rolled_out = plan["create"] + plan["update"]
         result["strategy"] = {"name": self.params["strategy"],
                               "plan": describe_strategies(dict((n, chosen[n]) for n in rolled_out), checked),
-                              "warnings": strategy_warnings(desired, chosen, checked, rolled_out)}
+                              "warnings": strategy_warnings(desired, chosen, checked, rolled_out),
+                              "notes": fallbacks}
         for warning in result["strategy"]["warnings"]:
             self.module.warn(warning)
+        # A colour that already runs the files' spec still has traffic to take over: that is a change too.
         result["changed"] = bool(plan["create"] or plan["update"] or plan["remove"]
+                                 or any(not c["unchanged"] for c in colours.values())
                                  or any(objects.values()))
         if self.module._diff:
             result["diff"] = self.diff(plan, desired, live_services)

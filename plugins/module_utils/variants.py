@@ -94,11 +94,16 @@ def plan_colour(route, spec, live, routing, spec_hash):
     to switch); keep lists the live variants a prune must leave alone.
     """
     current = live_variant(route, live, routing)
-    keep = sorted(variant_name(route, v) for v in variants_of(route, live))
+    variants = variants_of(route, live)
+    keep = sorted(variant_name(route, v) for v in variants)
     if current is not None and current != PLAIN:
         running = live[variant_name(route, current)]
         labels = (running.get("Spec") or {}).get("Labels") or {}
         from_labels = labels.get(HASH_LABEL)
         if from_labels == spec_hash(as_variant(spec, route, current)):
-            return {"route": route, "live": current, "target": None, "unchanged": True, "keep": keep}
-    return {"route": route, "live": current, "target": target_variant(current), "unchanged": False, "keep": keep}
+            return {"route": route, "live": current, "target": None, "unchanged": True, "keep": keep, "others": []}
+    target = target_variant(current)
+    # Variants that take no traffic before or after this release, yet run: scaled down once it succeeded.
+    others = sorted(variant_name(route, v) for v, service in variants.items()
+                    if v not in (current, target) and serving(service))
+    return {"route": route, "live": current, "target": target, "unchanged": False, "keep": keep, "others": others}

@@ -43,20 +43,25 @@ class Rollout(object):
 
     def run(self):
         result = dict(self.cluster.apply())
-        if result.get("failed") or self.check_mode or not self.tracking["wait"] or not result.get("changed"):
+        if result.get("failed"):
+            return result
+        self.say_plan(result)
+        if self.check_mode or not self.tracking["wait"] or not result.get("changed"):
             return result
         changed = dict((name, svc) for name, svc in result["services"].items()
                        if svc["action"] in ("create", "update"))
-        if not changed:
+        switches = [p for p in (result.get("variants") or {}).values() if not p["unchanged"]]
+        if not changed and not switches:
             return result
-        try:
-            rollout = self.tracker.track(changed, started_at=result.get("started_at"))
-        except ClusterError as exc:
-            result.update(failed=True, msg="lost track of the rollout: %s" % exc)
-            return result
-        if rollout["verdict"] != CONVERGED:
-            return self.fail_and_roll_back(result, changed, rollout)
-        result["rollout"] = summary(rollout)
+        if changed:
+            try:
+                rollout = self.tracker.track(changed, started_at=result.get("started_at"))
+            except ClusterError as exc:
+                result.update(failed=True, msg="lost track of the rollout: %s" % exc)
+                return result
+            if rollout["verdict"] != CONVERGED:
+                return self.fail_and_roll_back(result, changed, rollout)
+            result["rollout"] = summary(rollout)
         failed = self.release(result)
         if failed:
             return self.fail_release(result, changed, failed)
@@ -85,6 +90,14 @@ class Rollout(object):
             result["serving"][route] = released["serving"]
             if not released["ok"]:
                 failed[route] = released["reason"]
+                continue
+            for idle in plan.get("others") or []:
+                # A variant left over from an earlier release (say, the one that rolled in place) takes no traffic.
+                try:
+                    self.cluster.scale(idle, 0)
+                    self.say("  %s: %s takes no traffic: scaled down" % (route, idle))
+                except ClusterError as exc:
+                    result.setdefault("warnings", []).append("could not scale %s down: %s" % (idle, exc))
         return failed
 
     def fail_release(self, result, changed, failed):
@@ -103,6 +116,24 @@ class Rollout(object):
             self.stack, why, "; the other services changed were rolled back" if others and self.tracking["rollback"]
             else "")
         return result
+
+    def say_plan(self, result):
+        """What each strategy does with which services, and where each colour release goes."""
+        verb = "would roll out" if self.check_mode else "rolling out"
+        for name, entry in sorted(((result.get("strategy") or {}).get("plan") or {}).items()):
+            self.say("  %s %s by %s:" % (verb, ", ".join(entry["services"]), name))
+            for step in entry["steps"]:
+                self.say("    - " + step)
+        for note in (result.get("strategy") or {}).get("notes") or []:
+            self.say("  " + note)
+        for route, plan in sorted((result.get("variants") or {}).items()):
+            if plan["unchanged"]:
+                self.say("  %s: %s already runs this version and takes the traffic: nothing to switch" % (
+                    route, plan["live"]))
+            else:
+                self.say("  %s: the new version goes to %s (%s); %s" % (
+                    route, plan["target"], plan["service"],
+                    "%s serves until the switch" % plan["live"] if plan["live"] else "nothing serves it yet"))
 
     def clean_up(self, result):
         cleanup = self.cluster.cleanup()

@@ -7,8 +7,9 @@ The idle colour gets the new spec and must become healthy and pass a smoke
 check through the proxy's preview route; then the proxy switches every route
 of the service at once. A failure before the switch leaves traffic untouched.
 For post_switch_seconds the gate keeps watching the new colour; a failure
-switches back. The old colour stays up keep_old_seconds (an instant switch back
-is possible meanwhile), then is scaled down.
+switches back. The old colour stays up keep_old_seconds more, then is scaled
+down; with scale_down_old false it stays until the next deploy, so deploying the
+previous version again is an instant switch back (nothing to start).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -62,7 +63,10 @@ class BlueGreen(Strategy):
     schema = {
         "smoke": ("dict", {}, None),
         "post_switch_seconds": ("float", 10, at_least(0)),
-        "keep_old_seconds": ("float", 30, at_least(0)),
+        "keep_old_seconds": ("float", 0, at_least(0)),
+        # False: the old colour stays up until the next deploy, so deploying the previous version
+        # again is an instant switch back.
+        "scale_down_old": ("bool", True, None),
         "gate": ("dict", {}, None),
         "drain_seconds": ("int", 2, at_least(0)),
     }
@@ -84,7 +88,9 @@ class BlueGreen(Strategy):
                 smoke["path"], smoke["status"], " containing %r" % smoke["body"] if smoke.get("body") else ""),
             "switch all traffic to the new colour at once",
             "watch it for %ss; a failing gate switches back at once" % options["post_switch_seconds"],
-            "keep the old colour up for %ss, then scale it down" % options["keep_old_seconds"],
+            ("keep the old colour up for %ss more, then scale it down" % options["keep_old_seconds"]
+             if options["scale_down_old"] else
+             "leave the old colour up until the next deploy (deploying the previous version switches back at once)"),
         ]
 
     def release(self, ctx, plan, options):
@@ -142,8 +148,12 @@ def release_colour(ctx, plan, options):
         ctx.cluster.scale(plan["service"], 0)
         return release_result(False, live, "switched back to %s: %s" % (live, seen["reason"]),
                               figures=seen["figures"], switch_ms=applied["applied_ms"])
-    ctx.say("  %s: %s kept up for %ss, so a switch back is instant" % (route, live, options["keep_old_seconds"]))
-    ctx.clock.sleep(options["keep_old_seconds"])
+    if not options["scale_down_old"]:
+        return release_result(True, target, "%s serves; %s stays up until the next deploy" % (target, live),
+                              figures=seen["figures"], switch_ms=applied["applied_ms"])
+    if options["keep_old_seconds"]:
+        ctx.say("  %s: %s kept up %ss more, so a switch back is instant" % (route, live, options["keep_old_seconds"]))
+        ctx.clock.sleep(options["keep_old_seconds"])
     ctx.cluster.scale(plan["live_service"], 0)
     return release_result(True, target, "%s serves; %s scaled down" % (target, live), figures=seen["figures"],
                           switch_ms=applied["applied_ms"])

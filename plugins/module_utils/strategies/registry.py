@@ -18,6 +18,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.strategies.recreat
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.rolling import Rolling
 
 STRATEGY_LABEL = "conductor.swarm.strategy"
+ROUTE_LABEL_PREFIX = "conductor.swarm.route."
 STRATEGIES = dict((s.name, s) for s in (Rolling(), Recreate(), BlueGreen(), Canary()))
 # Strategies that move traffic through the edge proxy run once it is deployed; until this
 # collection drives them end to end, asking for one is refused before anything changes.
@@ -41,13 +42,20 @@ def strategy_for(name, spec, default):
 def plan_strategies(specs, default, options):
     """Shape every service spec for its strategy; StrategyError on any bad choice or option.
 
-    Returns ({name: shaped spec}, {name: strategy name}, {strategy name: checked options}).
+    Returns ({name: shaped spec}, {name: strategy name}, {strategy name: checked options}, [notes on
+    services that roll in place although the deploy asked for a colour strategy]).
     """
     if default not in STRATEGIES:
         raise StrategyError("strategy %r is unknown (known: %s)" % (default, ", ".join(NAMES)))
     checked, shaped, chosen = {}, {}, {}
+    fallbacks = []
     for name in sorted(specs):
         strategy = strategy_for(name, specs[name], default)
+        if strategy.name in COLOUR_STRATEGIES and not routed(specs[name]):
+            # Nothing reaches it through the proxy, so there is no traffic to switch: it rolls in place.
+            fallbacks.append("%s: no route on the edge proxy (conductor.swarm.route.* labels), so it rolls out in "
+                             "place (rolling) instead of %s" % (name, strategy.name))
+            strategy = STRATEGIES["rolling"]
         if strategy.name not in checked:
             # Options are the deploy's: they apply to the strategy it names; a service
             # that picks another strategy by label runs it with that strategy's defaults.
@@ -56,7 +64,11 @@ def plan_strategies(specs, default, options):
         chosen[name] = strategy.name
     if default not in checked:
         checked[default] = STRATEGIES[default].validate(options)
-    return shaped, chosen, checked
+    return shaped, chosen, checked, fallbacks
+
+
+def routed(spec):
+    return any(k.startswith(ROUTE_LABEL_PREFIX) for k in (spec.get("Labels") or {}))
 
 
 def describe(chosen, checked):

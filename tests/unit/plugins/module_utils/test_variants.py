@@ -59,3 +59,10 @@ def test_a_changed_release_goes_to_the_idle_colour_even_when_the_idle_one_has_th
     services = live(live_service("shop_web", "green"), live_service("shop_web", "blue", image="reg/app:2", replicas=0))
     plan = v.plan_colour("shop_web", SPEC, services, {"green": 100}, spec_hash)
     assert (plan["live"], plan["target"], plan["unchanged"]) == ("green", "blue", False)
+
+
+def test_a_variant_that_takes_no_traffic_before_or_after_is_listed_for_scaling_down():
+    plain = {"Spec": with_own_labels(dict(SPEC, TaskTemplate={"ContainerSpec": {"Image": "reg/app:0"}}))}
+    services = live(plain, live_service("shop_web", "blue"))
+    plan = v.plan_colour("shop_web", SPEC, services, {"green": 0}, spec_hash)
+    assert (plan["live"], plan["target"], plan["others"]) == ("blue", "green", ["shop_web"])

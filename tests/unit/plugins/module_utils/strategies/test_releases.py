@@ -140,3 +140,10 @@ def test_a_canary_serving_errors_is_aborted_at_once_with_the_figures():
     assert result["figures"]["canary_error_rate"] == 0.2
     assert "canary aborted at 10%" in result["reason"] and "error rate 20.0%" in result["reason"]
     assert cluster.scaled == [("shop_web-blue", 0)]
+
+
+def test_the_old_colour_can_stay_up_for_an_instant_switch_back():
+    result, _proxy, cluster, _said, _clock = release("blue-green", {"post_switch_seconds": 2, "scale_down_old": False},
+                                                     figures=healthy)
+    assert result["ok"] is True and "blue stays up until the next deploy" in result["reason"]
+    assert cluster.scaled == []

@@ -36,7 +36,7 @@ def service(healthcheck=True, update=None, ports=None, replicas=3, labels=None, 
 
 
 def shaped(spec, strategy="rolling", options=None):
-    specs, _chosen, _checked = plan_strategies({"shop_web": spec}, strategy, options or {})
+    specs, _chosen, _checked, _notes = plan_strategies({"shop_web": spec}, strategy, options or {})
     return specs["shop_web"]
 
 
@@ -68,7 +68,7 @@ def test_recreate_stops_everything_first_in_one_go():
 
 def test_a_service_label_overrides_the_deploys_strategy():
     specs = {"shop_web": service(labels={"conductor.swarm.strategy": "recreate"}), "shop_api": service()}
-    out, chosen, checked = plan_strategies(specs, "rolling", {"drain_seconds": 3})
+    out, chosen, checked, _notes = plan_strategies(specs, "rolling", {"drain_seconds": 3})
     assert chosen == {"shop_api": "rolling", "shop_web": "recreate"}
     assert out["shop_web"]["UpdateConfig"]["Parallelism"] == 0
     assert out["shop_api"]["UpdateConfig"]["Order"] == "start-first"
@@ -98,7 +98,7 @@ def test_an_unknown_strategy_label_names_the_service():
 
 
 def plan_warnings(spec, strategy="rolling"):
-    specs, chosen, checked = plan_strategies({"shop_web": spec}, strategy, {})
+    specs, chosen, checked, _notes = plan_strategies({"shop_web": spec}, strategy, {})
     return warnings(specs, chosen, checked, ["shop_web"])
 
 

@@ -1,0 +1,182 @@
+"""Every strategy end to end on the lab, behind the real edge proxy, under real load.
+
+Load is lab/loadgen.py through the edge proxy's 127.0.0.1 port: constant rate,
+keep-alive, 10 % slow requests and 10 % POSTs, every request recorded (a few
+thousand per test). The tests share one stack and run in file order.
+"""
+import json
+import re
+import time
+
+import pytest
+
+from conftest import LOG_DIR, ROOT, deploy, services
+from labenv import deploy_edge, edge_url, on_manager, remove_stack
+from traffic import under_load
+
+STACK = "strat"
+HOST = "strat.lab"
+RATE = 150
+REQUESTS = 2500
+FILES = [ROOT / "examples" / "stack" / "demo.yml", ROOT / "examples" / "stack" / "edge.yml"]
+pytestmark = pytest.mark.usefixtures("edge", "fresh_stack")
+
+
+@pytest.fixture(scope="module")
+def edge(lab):
+    return deploy_edge(lab, LOG_DIR)
+
+
+@pytest.fixture(scope="module")
+def fresh_stack(lab, edge):
+    remove_stack(STACK)
+
+
+def release(lab, name, version, strategy, options=None, variables=None, check=False, extra=()):
+    evars = dict({"WEB_VERSION": version, "EDGE_HOST": HOST}, **(variables or {}))
+    args = ["-e", "stack_strategy=%s" % strategy, "-e", json.dumps({"stack_strategy_options": options or {}})]
+    return deploy(lab, STACK, "strategy-%s" % name, *args, *extra, variables=evars, files=FILES, check=check,
+                  verbose=False)
+
+
+def loaded(action, old, new):
+    return under_load(edge_url(), HOST, action, rate=RATE, min_requests=REQUESTS, old=old, new=new, lead=2, tail=2)
+
+
+def web_services(manager):
+    return dict((n, s) for n, s in services(manager, STACK).items() if n.startswith("strat_web"))
+
+
+def replicas(service):
+    return service["Spec"]["Mode"]["Replicated"]["Replicas"]
+
+
+def test_rolling_behind_the_proxy_fails_no_request(lab, manager):
+    first = release(lab, "rolling-1", "1.0.0", "rolling")
+    assert first.returncode == 0, first.stdout[-4000:]
+    seen = loaded(lambda: release(lab, "rolling-2", "2.0.0", "rolling"), "1.0.0", "2.0.0")
+    assert seen.result.returncode == 0, seen.result.stdout[-4000:]
+    assert seen.row["requests"] >= REQUESTS
+    assert seen.row["failed"] == 0, seen.summary
+    assert set(seen.row["versions"]) == {"1.0.0", "2.0.0"}
+
+
+def test_recreate_reports_its_downtime(lab, manager):
+    seen = loaded(lambda: release(lab, "recreate", "1.0.0", "recreate"), "2.0.0", "1.0.0")
+    assert seen.result.returncode == 0, seen.result.stdout[-4000:]
+    assert "rolling out strat_web by recreate" in seen.result.stdout
+    update = web_services(manager)["strat_web"]["Spec"]["UpdateConfig"]
+    assert (update["Parallelism"], update["Order"]) == (0, "stop-first")
+    # Every task stopped before the new ones started: clients saw a gap, and the figures say how long.
+    assert seen.row["gap_ms"] > 500, seen.summary
+    assert seen.row["failed"] > 0
+
+
+def test_blue_green_hands_over_from_rolling_and_switches_with_no_failed_request(lab, manager):
+    keep = {"post_switch_seconds": 3, "scale_down_old": False}
+    seen = loaded(lambda: release(lab, "bg-1", "2.0.0", "blue-green", keep), "1.0.0", "2.0.0")
+    out = seen.result.stdout
+    assert seen.result.returncode == 0, out[-4000:]
+    assert "strat_web: the new version goes to blue (strat_web-blue); plain serves until the switch" in out
+    assert re.search(r"strat_web: switched all traffic from plain to blue \(applied by the proxy in \d+ ms\)", out)
+    assert seen.row["failed"] == 0, seen.summary
+    assert seen.row["switch_ms"] is not None and seen.row["switch_ms"] < 1000, seen.summary
+    live = web_services(manager)
+    assert replicas(live["strat_web-blue"]) == 3 and replicas(live["strat_web"]) == 3  # kept up: scale_down_old false
+
+
+def test_blue_green_switch_and_switch_back_take_under_a_second(lab, manager):
+    keep = {"post_switch_seconds": 3, "scale_down_old": False}
+    seen = loaded(lambda: release(lab, "bg-2", "1.0.0", "blue-green", keep), "2.0.0", "1.0.0")
+    assert seen.result.returncode == 0, seen.result.stdout[-4000:]
+    assert seen.row["failed"] == 0 and seen.row["switch_ms"] < 1000, seen.summary
+    started = dict((n, s["Version"]["Index"]) for n, s in web_services(manager).items())
+    # 2.0.0 is still up as blue: deploying it again is only a switch, nothing starts.
+    back = loaded(lambda: release(lab, "bg-back", "2.0.0", "blue-green", keep), "1.0.0", "2.0.0")
+    assert back.result.returncode == 0, back.result.stdout[-4000:]
+    assert back.row["failed"] == 0 and back.row["switch_ms"] < 1000, back.summary
+    assert dict((n, s["Version"]["Index"]) for n, s in web_services(manager).items()) == started
+    again = release(lab, "bg-same", "2.0.0", "blue-green", keep)
+    assert again.returncode == 0 and re.search(r"changed=0\s", again.stdout), again.stdout[-3000:]
+    assert "already runs this version and takes the traffic: nothing to switch" in again.stdout
+
+
+def test_a_restarted_proxy_task_serves_the_stored_state(lab, manager):
+    # blue (2.0.0) is live; green (1.0.0) is up too. A proxy that forgot the state would split or pick one.
+    container = on_manager("docker ps -q --filter label=com.docker.swarm.service.name=edge_proxy").stdout.split()
+    assert len(container) == 1, container
+    on_manager("docker kill %s" % container[0])
+
+    def wait_for_new_task():
+        for _second in range(60):
+            now = on_manager("docker ps -q --filter label=com.docker.swarm.service.name=edge_proxy").stdout.split()
+            if now and now != container:
+                return now
+            time.sleep(1)
+        raise AssertionError("no new proxy task within 60 s")
+    seen = loaded(wait_for_new_task, "2.0.0", None)
+    served = [r for r in seen.run.records if r.ok]
+    assert served, seen.summary
+    # Whatever answered after the restart is the live colour, never the idle one.
+    assert set(r.version for r in served) == {"2.0.0"}, seen.summary
+
+
+def test_canary_steps_up_and_promotes_with_no_failed_request(lab, manager):
+    options = {"steps": [{"weight": 20, "pause": 3}, {"weight": 60, "pause": 3}],
+               "gate": {"max_error_rate": 0.05, "min_requests": 10}}
+    seen = loaded(lambda: release(lab, "canary", "1.0.0", "canary", options), "2.0.0", "1.0.0")
+    out = seen.result.stdout
+    assert seen.result.returncode == 0, out[-4000:]
+    for weight in (20, 60, 100):
+        assert re.search(r"strat_web: canary green takes %d%% of requests" % weight, out), out[-3000:]
+    assert "strat_web: canary green promoted" in out
+    assert seen.row["failed"] == 0, seen.summary
+    live = web_services(manager)
+    assert replicas(live["strat_web-green"]) == 3 and replicas(live["strat_web-blue"]) == 0
+
+
+def test_a_canary_that_serves_errors_is_aborted_by_the_error_rate_gate(lab, manager):
+    fail_rate = 0.5
+    options = {"steps": [{"weight": 20, "pause": 20}], "gate": {"max_error_rate": 0.05, "min_requests": 10}}
+    seen = loaded(lambda: release(lab, "canary-abort", "2.0.0", "canary", options,
+                                  variables={"WEB_FAIL_RATE": str(fail_rate)}), "1.0.0", None)
+    out = seen.result.stdout
+    assert seen.result.returncode != 0, out[-4000:]
+    found = re.search(r"canary aborted at 20% after ([\d.]+)s: canary gate failed: error rate ([\d.]+)%", out)
+    assert found, out[-4000:]
+    assert float(found.group(1)) <= 10
+    assert seen.row["versions"].get("2.0.0", 0) > 0
+    # Failed requests: only the canary's own injected 500s, none from the switches themselves.
+    failed = [r for r in seen.run.records if not r.ok]
+    assert failed and all((r.status, r.version, r.error) == (500, "2.0.0", None) for r in failed), seen.summary
+    live = web_services(manager)
+    assert replicas(live["strat_web-blue"]) == 0 and replicas(live["strat_web-green"]) == 3
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"steps": [{"weight": 50}, {"weight": 10}]}, "steps[1].weight: steps must increase, but 10 follows 50"),
+    ({"steps": [{"weight": 150}]}, "steps[0].weight: must be a whole percentage from 1 to 100, not 150"),
+    ({"steps": [{"weight": 10}], "speed": 1}, "unknown option speed"),
+])
+def test_bad_strategy_options_are_refused_before_any_change(lab, manager, options, message):
+    before = dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items())
+    proc = release(lab, "bad", "2.0.0", "canary", options)
+    assert proc.returncode != 0
+    assert message in proc.stdout and "nothing was changed" in proc.stdout, proc.stdout[-3000:]
+    assert "TASK [conductor.swarm.stack : Deploy and track stack" in proc.stdout
+    assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
+
+
+def test_plans_that_cannot_be_zero_downtime_are_warned_about_before_any_change(lab, manager, tmp_path):
+    risky = tmp_path / "risky.yml"
+    risky.write_text(
+        "version: '3.8'\nservices:\n  web:\n    stop_grace_period: 1s\n    deploy:\n      replicas: 1\n"
+        "      update_config:\n        order: stop-first\n")
+    before = dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items())
+    proc = deploy(lab, STACK, "strategy-warnings", "-e", "stack_strategy=rolling", files=FILES + [risky],
+                  variables={"WEB_VERSION": "2.0.0", "EDGE_HOST": HOST}, check=True, verbose=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    text = " ".join(proc.stdout.split())
+    assert "strat_web: a single replica updated stop-first" in text, proc.stdout[-3000:]
+    assert "strat_web: stop_grace_period 1.0s is shorter than the 2s drain" in text
+    assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
