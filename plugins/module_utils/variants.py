@@ -16,10 +16,9 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import ROUTE_KEY_LABEL, VARIANT_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import HASH_LABEL
 
-VARIANT_LABEL = "conductor.swarm.variant"
-ROUTE_KEY_LABEL = "conductor.swarm.route-key"
 BLUE = "blue"
 GREEN = "green"
 PLAIN = "plain"

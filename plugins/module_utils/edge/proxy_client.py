@@ -19,15 +19,15 @@ import time
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.request import Request, build_opener, ProxyHandler
 
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.haproxy_config import STATUS_PATH
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import (
+    PREVIEW_HEADER,
     STATE_LABEL,
     read_routing_state,
     with_route,
     write_routing_state,
 )
 
-STATUS_PATH = "/.well-known/conductor-edge/status"
-PREVIEW_HEADER = "X-Conductor-Preview"
 # Swarm's optimistic lock: a label update racing another update is retried on a fresh read.
 UPDATE_ATTEMPTS = 5
 
@@ -156,9 +156,13 @@ class EdgeProxy(object):
         return merge_metrics(replicas)
 
     def probe(self, route, path, variant, timeout, host=None):
-        """(status or None, body or the error) of one preview request through a proxy replica."""
+        """(status or None, body or the error) of one preview request through a proxy replica.
+
+        The proxy sends preview requests to the colour its routing state names for preview
+        (set_route(..., preview=variant) first); `variant` is what the caller expects there.
+        """
         _task, _node, base = self.endpoints()[0]
-        headers = {PREVIEW_HEADER: variant}
+        headers = {PREVIEW_HEADER: "1"}
         if host:
             headers["Host"] = host
         try:
