@@ -13,12 +13,13 @@ export DOCKER_API_VERSION ?= 1.41
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv engine lab lab-destroy lab-status demo test lint unit molecule \
-        molecule-one-manager molecule-three-managers bench-provision bench-deploy bench-zero-downtime deploy-tests lock clean
+.PHONY: help venv engine lab lab-destroy lab-status demo test lint galaxy unit molecule \
+        molecule-one-manager molecule-three-managers bench-provision bench-deploy bench-zero-downtime deploy-tests \
+        lock lock-galaxy clean
 
 help:
 	@echo "make demo             lab up, provision a 3-node swarm, deploy the example stack, update it under traffic"
-	@echo "make test             lint, unit tests and the multi-host Molecule scenarios"
+	@echo "make test             lint, Galaxy import, sanity, unit and docs tests, Molecule scenarios, lab tests"
 	@echo "make lab              start LAB_HOSTS (default 3) bare hosts, write inventories/lab/hosts.yml"
 	@echo "make lab-destroy      remove everything the lab created"
 	@echo "make bench-provision  provisioning wall times for 3 and 5 hosts, and the no-op re-run"
@@ -58,6 +59,10 @@ test: venv engine
 lint: venv
 	bash tests/lint.sh
 
+# The built tarball through galaxy-importer (its own virtualenv, .build/importer-venv).
+galaxy: venv
+	bash tests/galaxy.sh
+
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
@@ -81,6 +86,12 @@ lock:
 	rm -rf .build/lockenv && python3 -m venv .build/lockenv
 	.build/lockenv/bin/pip install -q -r requirements.in
 	.build/lockenv/bin/pip freeze --exclude-editable > requirements.txt
+
+# Re-resolve galaxy-importer's pins from tests/galaxy/requirements.in (needs the registry).
+lock-galaxy:
+	rm -rf .build/lock-importer && python3 -m venv .build/lock-importer
+	.build/lock-importer/bin/pip install -q -r tests/galaxy/requirements.in
+	.build/lock-importer/bin/pip freeze --exclude-editable > tests/galaxy/requirements.txt
 
 clean: lab-destroy
 	rm -rf .build $(VENV)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole suite, as `make test` and CI run it: lint, unit tests, then the
-# multi-host lab scenarios. Every stage must really run; the first failure stops it.
+# The whole suite, as `make test` and CI run it: lint, the Galaxy import, sanity,
+# unit tests, then the multi-host lab scenarios. Every stage must really run; the
+# first failure stops it.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/.venv/bin:$PATH"
@@ -23,6 +24,8 @@ stage() {
 }
 
 stage lint bash tests/lint.sh
+# The built tarball through galaxy-importer, as Galaxy checks it on upload.
+stage galaxy bash tests/galaxy.sh
 # ansible-test sanity for every ansible-core release meta/runtime.yml admits.
 stage sanity bash tests/sanity.sh
 # Pure logic, and the examples in the docs (no Docker).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ansible-test sanity for every ansible-core version meta/runtime.yml admits.
 # ansible-test wants the collection at .../ansible_collections/conductor/swarm:
-# we copy the tracked (and new, unignored) files there instead of moving the repo.
+# we copy the tracked (and new, unignored) files there instead of moving the repo
+# (tests/sanity/copy_tree.sh; never ansible-lint's .ansible/ cache).
 # Each ansible-core version gets its own small virtualenv; `--venv` lets
 # ansible-test install its own pinned tool versions for each test.
 #   usage: tests/sanity.sh [core-version ...]   (default: all in SANITY_CORES)
@@ -40,7 +41,7 @@ export PATH="$pythons:$PATH"
 tree=$root/.build/sanity/ansible_collections/conductor/swarm
 rm -rf "$root/.build/sanity"
 mkdir -p "$tree"
-git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$tree" 2>/dev/null || true
+bash tests/sanity/copy_tree.sh "$tree"
 # ansible-test reads file lists from git when there is a repository; give it one.
 (cd "$tree" && git init -q && git add -A && git -c user.name=sanity -c user.email=sanity@localhost commit -qm sanity)
 

@@ -31,21 +31,24 @@ options:
     type: bool
     default: false
     aliases: [tls_verify]
-  cert_path:
-    description:
-      - Directory holding C(ca.pem), C(cert.pem) and C(key.pem), used for any of O(ca_path), O(client_cert) and O(client_key) not given.
-      - Falls back to E(DOCKER_CERT_PATH).
-    type: path
   ca_path:
-    description: CA certificate to verify the daemon with.
+    description:
+      - CA certificate to verify the daemon with.
+      - When not given and E(DOCKER_CERT_PATH) names a directory with a C(ca.pem), that file is used.
     type: path
     aliases: [ca_cert]
   client_cert:
-    description: Client certificate for TLS client authentication.
+    description:
+      - Client certificate for TLS client authentication.
+      - When not given and E(DOCKER_CERT_PATH) names a directory with a C(cert.pem), that file is used.
+      - The alias O(cert_path) is the one C(community.docker) has for this option; a directory of
+        certificates is given with E(DOCKER_CERT_PATH).
     type: path
-    aliases: [tls_client_cert]
+    aliases: [tls_client_cert, cert_path]
   client_key:
-    description: Private key of O(client_cert).
+    description:
+      - Private key of O(client_cert).
+      - When not given and E(DOCKER_CERT_PATH) names a directory with a C(key.pem), that file is used.
     type: path
     aliases: [tls_client_key]
   api_version:

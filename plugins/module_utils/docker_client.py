@@ -50,9 +50,10 @@ DOCKER_COMMON_ARGS = dict(
     tls=dict(type="bool", default=False, fallback=(env_fallback, ["DOCKER_TLS"])),
     validate_certs=dict(type="bool", default=False, aliases=["tls_verify"],
                         fallback=(env_fallback, ["DOCKER_TLS_VERIFY"])),
-    cert_path=dict(type="path", fallback=(env_fallback, ["DOCKER_CERT_PATH"])),
     ca_path=dict(type="path", aliases=["ca_cert"]),
-    client_cert=dict(type="path", aliases=["tls_client_cert"]),
+    # cert_path: community.docker's alias of client_cert, so one set of options in
+    # module_defaults means the same for its modules and ours.
+    client_cert=dict(type="path", aliases=["tls_client_cert", "cert_path"]),
     client_key=dict(type="path", aliases=["tls_client_key"], no_log=False),
     api_version=dict(type="str", default="auto", fallback=(env_fallback, ["DOCKER_API_VERSION"])),
     timeout=dict(type="int", default=60, fallback=(env_fallback, ["DOCKER_TIMEOUT"])),
@@ -66,9 +67,11 @@ def docker_argument_spec(**module_args):
     return spec
 
 
-def tls_files(params):
-    """Resolve CA, cert and key: explicit paths win over DOCKER_CERT_PATH's files."""
-    base = params.get("cert_path")
+def tls_files(params, environ=None):
+    """CA, cert and key: a path the task gives wins; otherwise ca.pem, cert.pem and key.pem
+    of the directory DOCKER_CERT_PATH names, where present (as the Docker CLI and
+    community.docker read it)."""
+    base = (os.environ if environ is None else environ).get("DOCKER_CERT_PATH")
     found = {}
     for key, filename in (("ca_path", "ca.pem"), ("client_cert", "cert.pem"), ("client_key", "key.pem")):
         path = params.get(key)

@@ -56,8 +56,11 @@ options:
     elements: dict
   files:
     description:
-      - Contents of the files the Compose documents reference, keyed by the path as written, base64-encoded.
-      - Filled by the action plugin from O(compose_files); give it only with O(compose).
+      - Internal, filled by the action plugin. A task sets it only with O(compose) documents that reference
+        files, in the same form.
+      - The module runs on the manager, which cannot read the controller's files. So the action plugin reads the
+        files the Compose documents of O(compose_files) reference (env files, config and secret files) and hands
+        them over here, base64-encoded and keyed by the path as written. Never printed.
     type: dict
   variables:
     description: Variables for C(${VAR}) interpolation in the Compose files.
@@ -126,8 +129,10 @@ options:
     default: 20
   phase:
     description:
-      - V(apply) deploys; V(cleanup) only removes config and secret versions no longer used beyond O(keep_versions).
-      - The action plugin runs V(cleanup) after a successful rollout.
+      - Internal, set by the action plugin; a task leaves it at V(apply), which deploys.
+      - Only once the rollout has converged is it known which config and secret versions the services no longer
+        use, so the action plugin then runs the module a second time with V(cleanup), which only removes those
+        beyond O(keep_versions).
     type: str
     choices: [apply, cleanup]
     default: apply

@@ -1,4 +1,4 @@
-"""tests/docs: the examples in README.md and docs/ against the code. No Docker, no lab."""
+"""tests/docs: the examples in README.md, docs/ and roles/*/README.md against the code. No Docker, no lab."""
 import sys
 from pathlib import Path
 

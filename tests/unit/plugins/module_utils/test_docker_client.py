@@ -28,22 +28,44 @@ def engine_answers(monkeypatch):
 
 
 def test_every_connection_option_falls_back_to_the_docker_cli_environment_variable():
+    # DOCKER_CERT_PATH is a directory, read for the three TLS files (tls_files below).
     fallbacks = dict((name, spec["fallback"][1]) for name, spec in docker_client.DOCKER_COMMON_ARGS.items()
                      if "fallback" in spec)
     assert fallbacks == {"docker_host": ["DOCKER_HOST"], "tls": ["DOCKER_TLS"], "validate_certs": ["DOCKER_TLS_VERIFY"],
-                         "cert_path": ["DOCKER_CERT_PATH"], "api_version": ["DOCKER_API_VERSION"],
-                         "timeout": ["DOCKER_TIMEOUT"]}
+                         "api_version": ["DOCKER_API_VERSION"], "timeout": ["DOCKER_TIMEOUT"]}
 
 
-def test_explicit_tls_files_win_over_the_cert_path_directory(tmp_path):
+def test_cert_path_means_what_it_means_in_community_docker():
+    # One module_defaults for group/community.docker.docker and group/conductor.swarm.swarm
+    # must not give the same name two meanings: there, cert_path is client_cert's alias.
+    options = docker_client.DOCKER_COMMON_ARGS
+    assert "cert_path" not in options
+    assert "cert_path" in options["client_cert"]["aliases"]
+
+
+def test_explicit_tls_files_win_over_the_docker_cert_path_directory(tmp_path):
     for name in ("ca.pem", "cert.pem", "key.pem"):
         (tmp_path / name).write_text(name)
-    found = docker_client.tls_files({"cert_path": str(tmp_path), "ca_path": "/etc/my-ca.pem",
-                                     "client_cert": None, "client_key": None})
+    environ = {"DOCKER_CERT_PATH": str(tmp_path)}
+    found = docker_client.tls_files({"ca_path": "/etc/my-ca.pem", "client_cert": None, "client_key": None}, environ)
     assert found == {"ca_path": "/etc/my-ca.pem", "client_cert": str(tmp_path / "cert.pem"),
                      "client_key": str(tmp_path / "key.pem")}
-    assert docker_client.tls_files({"cert_path": None, "ca_path": None, "client_cert": None, "client_key": None}) == {
-        "ca_path": None, "client_cert": None, "client_key": None}
+    none = {"ca_path": None, "client_cert": None, "client_key": None}
+    assert docker_client.tls_files(none, {}) == none
+
+
+def test_files_missing_from_the_docker_cert_path_directory_stay_unset(tmp_path):
+    (tmp_path / "ca.pem").write_text("ca")
+    found = docker_client.tls_files({"ca_path": None, "client_cert": None, "client_key": None},
+                                    {"DOCKER_CERT_PATH": str(tmp_path)})
+    assert found == {"ca_path": str(tmp_path / "ca.pem"), "client_cert": None, "client_key": None}
+
+
+def test_the_module_environment_is_read_by_default(tmp_path, monkeypatch):
+    (tmp_path / "key.pem").write_text("key")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path))
+    found = docker_client.tls_files({"ca_path": None, "client_cert": None, "client_key": None})
+    assert found["client_key"] == str(tmp_path / "key.pem")
 
 
 @pytest.mark.parametrize("bundle_variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
