@@ -144,7 +144,7 @@ def deploy_edge(lab, log_dir, extra=()):
     return proc
 
 
-def prepare(log_dir, hosts=3, managers=1, installed=None, edge=False):
+def prepare(log_dir, hosts=3, managers=1, installed=None, edge=False, naive=False):
     """Bring the lab up and provisioned, with images in its registry. Returns registry facts.
 
     With `installed` (from install_collection), provisioning runs conductor.swarm.provision
@@ -162,6 +162,7 @@ def prepare(log_dir, hosts=3, managers=1, installed=None, edge=False):
     step("build", ["bash", "examples/app/build.sh", *VERSIONS])
     if edge:
         step("build-edge", [py, "lab/images.py", "edge"])
+    if naive:
         step("build-naive", [py, "lab/images.py", "naive"])
     bare = on_manager("command -v dockerd").returncode != 0  # no Docker Engine yet
     if installed:
@@ -172,6 +173,8 @@ def prepare(log_dir, hosts=3, managers=1, installed=None, edge=False):
     import registry  # lab/registry.py
     registry.up()
     info = registry.info()
-    digests = registry.push(["conductor/demo-app:%s" % v for v in VERSIONS] + ([EDGE_IMAGE, NAIVE_IMAGE] if edge else []))
+    images = ["conductor/demo-app:%s" % v for v in VERSIONS] + ([EDGE_IMAGE] if edge else []) + (
+        [NAIVE_IMAGE] if naive else [])
+    digests = registry.push(images)
     return {"registry": info, "digests": digests, "password": Path(info["password_file"]).read_text().strip(),
             "provisioned_bare_hosts": bare}

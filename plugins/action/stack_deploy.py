@@ -106,7 +106,10 @@ class ModuleProxy(Proxy):
         return result
 
     def route(self, route, green, preview=None):
-        return self.run("conductor.swarm.edge_route", route=route, green=green, preview=preview)
+        args = dict(route=route, green=green)
+        if preview:
+            args["preview"] = preview
+        return self.run("conductor.swarm.edge_route", **args)
 
     def metrics(self, route, since):
         asked = time.time()

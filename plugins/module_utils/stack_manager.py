@@ -30,6 +30,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state impo
     read_failures_allowed,
     read_fail_mode,
 )
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import parse_service_route
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import read_routing_state
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import COLOUR_STRATEGIES
@@ -58,10 +59,11 @@ def pin_digest(image, digest):
 
 
 def check_rollout_labels(name, spec):
-    """The rollout labels must be readable before anything changes, not while tracking."""
+    """The rollout and route labels must be readable before anything changes, not while tracking."""
     try:
         read_fail_mode({"Spec": spec})
         read_failures_allowed({"Spec": spec})
+        parse_service_route(name, spec.get("Labels"))
     except ValueError as exc:  # its message already names the service
         raise ComposeError(str(exc))
 
@@ -201,6 +203,7 @@ class StackManager:
             variant = plan["live"] if plan["unchanged"] else plan["target"]
             spec = as_variant(desired[route], route, variant)
             placed[spec["Name"]] = spec
+            chosen[spec["Name"]] = chosen[route]
             colours[route] = dict(plan, strategy=chosen[route], service=spec["Name"],
                                   live_service=variant_name(route, plan["live"]) if plan["live"] else None)
         return placed, colours

@@ -58,7 +58,8 @@ from ansible.parsing.splitter import parse_kv  # noqa: E402
 from ansible.playbook.block import Block as PlayBlock  # noqa: E402
 from ansible.playbook.task import Task  # noqa: E402
 
-ROLE_PREFIXES = {"stack_": "stack", "swarm_cluster_": "swarm_cluster", "docker_engine_": "docker_engine"}
+ROLE_PREFIXES = {"stack_": "stack", "swarm_cluster_": "swarm_cluster", "docker_engine_": "docker_engine",
+                 "edge_proxy_": "edge_proxy"}
 # Variables that share a role's prefix but are not role options, on purpose.
 # Variables named like role options that are not; none today.
 NOT_ROLE_OPTIONS = {}

@@ -31,7 +31,7 @@ def installed():
 def lab(installed):
     """A 3-host lab provisioned by conductor.swarm.provision from the installed copy, with the
     registry up and the app images in it."""
-    return prepare(LOG_DIR, installed=installed)
+    return prepare(LOG_DIR, installed=installed, edge=True)
 
 
 @pytest.fixture(scope="session")

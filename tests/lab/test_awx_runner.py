@@ -74,14 +74,14 @@ def test_a_survey_answer_rolls_out_a_new_image_tag(lab, installed, manager, awx_
 def test_a_strategy_this_version_lacks_fails_the_job_and_changes_nothing(lab, installed, manager, awx_stack):
     before = dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items())
     with pytest.raises(AssertionError):  # the survey would not offer it...
-        survey_answers({"image_tag": "1.0.0", "stack_strategy": "canary"})
+        survey_answers({"image_tag": "1.0.0", "stack_strategy": "rainbow"})
     # ...but a launch through the API with extra vars can still ask for it
-    artifacts, proc = run_job(lab, installed, "job3", STACK, {"image_tag": "1.0.0", "stack_strategy": "canary"})
+    artifacts, proc = run_job(lab, installed, "job3", STACK, {"image_tag": "1.0.0", "stack_strategy": "rainbow"})
     assert proc.returncode != 0
     assert (artifacts / "status").read_text() == "failed"
     failed = [e for e in events(artifacts) if e["event"] == "runner_on_failed"]
     assert len(failed) == 1
-    assert "strategy canary is not available" in failed[0]["event_data"]["res"]["msg"]
+    assert "strategy rainbow is not available" in failed[0]["event_data"]["res"]["msg"]
     assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
     assert_no_secret_anywhere(lab, artifacts)
 

@@ -20,6 +20,8 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.request import Request, build_opener, ProxyHandler
 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.haproxy_config import STATUS_PATH
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import VARIANTS, routes_from_services
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_plan import backend_name
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import (
     PREVIEW_HEADER,
     STATE_LABEL,
@@ -59,6 +61,21 @@ def merge_metrics(replica_metrics):
             if p99 is not None and (into["p99_ms"] is None or p99 > into["p99_ms"]):
                 into["p99_ms"] = p99
     return merged
+
+
+def variant_figures(status, route, since):
+    """{variant: figures} of one route from one proxy's status: the window since `since`, else since it applied."""
+    window = status.get("window") if since is not None else None
+    backends = (window or status.get("metrics") or {}).get("backends") or {}
+    out = {}
+    for variant in VARIANTS:
+        counters = backends.get(backend_name(route, variant))
+        if counters is None:
+            continue
+        out[variant] = {"requests": counters.get("requests", 0), "errors_5xx": counters.get("status_5xx", 0),
+                        "conn_errors": counters.get("conn_errors", 0),
+                        "p99_ms": (counters.get("latency_ms") or {}).get("p99")}
+    return out
 
 
 class EdgeProxy(object):
@@ -118,6 +135,12 @@ class EdgeProxy(object):
             raise EdgeError("no task of the edge proxy %s is running" % self.name)
         return out
 
+    def route_host(self, route):
+        """A host name the route answers to, from its services' labels (None: it matches any host)."""
+        routes, _errors = routes_from_services(self.client.api.services())
+        hosts = (routes.get(route) or {}).get("hosts") or ()
+        return hosts[0] if hosts else None
+
     def status(self, base, since=None):
         url = base + STATUS_PATH + ("?since=%f" % since if since is not None else "")
         try:
@@ -152,8 +175,8 @@ class EdgeProxy(object):
             time.sleep(poll)
 
     def metrics(self, route, since):
-        replicas = [self.status(base, since).get("metrics", {}).get(route) for _t, _n, base in self.endpoints()]
-        return merge_metrics(replicas)
+        return merge_metrics([variant_figures(self.status(base, since), route, since)
+                              for _t, _n, base in self.endpoints()])
 
     def probe(self, route, path, variant, timeout, host=None):
         """(status or None, body or the error) of one preview request through a proxy replica.
@@ -163,6 +186,7 @@ class EdgeProxy(object):
         """
         _task, _node, base = self.endpoints()[0]
         headers = {PREVIEW_HEADER: "1"}
+        host = host or self.route_host(route)
         if host:
             headers["Host"] = host
         try:

@@ -122,10 +122,12 @@ def release_canary(ctx, plan, options):
         return release_result(True, target, "first release: nothing to compare a canary with; %s serves" % target)
     index, started, seen = -1, None, None
     while True:
-        now = ctx.clock.time()
-        final = index >= 0 and now - started >= steps[index]["pause"]
         if index >= 0:
             figures = ctx.proxy.metrics(route, started)
+        # After the figures: reading them takes time, and the step's age is what they cover.
+        now = ctx.clock.time()
+        if index >= 0:
+            final = now - started >= steps[index]["pause"]
             seen = gates.evaluate(figures.get(target) or {}, figures.get(live) or {}, gate, final=final)
         action, step = next_action(steps, index, started, now, seen)
         if action == ABORT:

@@ -20,9 +20,8 @@ from ansible_collections.conductor.swarm.plugins.module_utils.strategies.rolling
 STRATEGY_LABEL = "conductor.swarm.strategy"
 ROUTE_LABEL_PREFIX = "conductor.swarm.route."
 STRATEGIES = dict((s.name, s) for s in (Rolling(), Recreate(), BlueGreen(), Canary()))
-# Strategies that move traffic through the edge proxy run once it is deployed; until this
-# collection drives them end to end, asking for one is refused before anything changes.
-RUNNABLE = ("rolling", "recreate")
+# Every strategy can run; blue-green and canary need the edge proxy, checked before any change.
+RUNNABLE = ("rolling", "recreate", "blue-green", "canary")
 # Strategies that roll a service out as a colour beside the live one.
 COLOUR_STRATEGIES = ("blue-green", "canary")
 NAMES = tuple(sorted(STRATEGIES))
@@ -47,6 +46,9 @@ def plan_strategies(specs, default, options):
     """
     if default not in STRATEGIES:
         raise StrategyError("strategy %r is unknown (known: %s)" % (default, ", ".join(NAMES)))
+    if default in COLOUR_STRATEGIES and not any(routed(spec) for spec in specs.values()):
+        raise StrategyError("strategy %s moves traffic through the edge proxy, but no service of the stack has a "
+                            "route (conductor.swarm.route.* labels, docs/edge-proxy.md)" % default)
     checked, shaped, chosen = {}, {}, {}
     fallbacks = []
     for name in sorted(specs):

@@ -74,7 +74,8 @@ def test_good_variables_pass_the_same_checks(local_inventory):
 @pytest.mark.parametrize("extra, message", [
     (["stack_monitor=soon"], "argument 'stack_monitor' is of type str and we were unable to convert to int"),
     (["stack_name=", "stack_file=x.yml"], "stack_name and stack_file are required"),
-    (["strategy=canary"], "strategy canary is not available; this version supports: rolling, recreate. Nothing was changed."),
+    (["strategy=rainbow"], "strategy rainbow is not available; this version supports: rolling, recreate, blue-green, "
+                           "canary. Nothing was changed."),
 ])
 def test_deploy_refuses_bad_variables_before_touching_any_host(local_inventory, extra, message):
     args = ["-e", "deploy_manager=localhost", "-e", "stack_name=shop", "-e", "stack_file=x.yml"]

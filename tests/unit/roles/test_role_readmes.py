@@ -44,7 +44,7 @@ def run_tool(*args):
 
 
 def test_every_role_is_checked():
-    assert ROLES == ["docker_engine", "stack", "swarm_cluster"]
+    assert ROLES == ["docker_engine", "edge_proxy", "stack", "swarm_cluster"]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -82,8 +82,9 @@ def test_a_service_label_overrides_the_deploys_strategy():
     ("rolling", {"drain_seconds": "2"}, "strategy_options.rolling.drain_seconds: must be an int, not '2'"),
     ("rolling", {"drain_seconds": True}, "must be an int, not True"),
     ("recreate", {"drain_seconds": -1}, "strategy_options.recreate.drain_seconds: must be at least 0, not -1"),
-    ("blue-green", {}, "strategy blue-green is not available in this version (available: rolling, recreate)"),
-    ("canary", {}, "strategy canary is not available in this version"),
+    ("blue-green", {}, "strategy blue-green moves traffic through the edge proxy, but no service of the stack has a "
+                       "route (conductor.swarm.route.* labels, docs/edge-proxy.md)"),
+    ("canary", {}, "strategy canary moves traffic through the edge proxy"),
     ("rainbow", {}, "strategy 'rainbow' is unknown (known: blue-green, canary, recreate, rolling)"),
 ])
 def test_bad_strategies_and_options_are_refused(strategy, options, message):
@@ -257,3 +258,15 @@ def test_options_are_not_shared_between_calls():
     first["steps"].append({"weight": 1})
     assert len(STRATEGIES["canary"].validate({})["steps"]) == 3
     assert copy.deepcopy(canary.DEFAULT_STEPS)[0]["weight"] == 10
+
+
+ROUTE = {"conductor.swarm.route.host": "shop.example.com", "conductor.swarm.route.port": "8080"}
+
+
+def test_under_a_colour_strategy_unrouted_services_roll_in_place_and_say_so():
+    specs = {"shop_web": service(labels=dict(ROUTE)), "shop_worker": service()}
+    out, chosen, _checked, notes = plan_strategies(specs, "blue-green", {})
+    assert chosen == {"shop_web": "blue-green", "shop_worker": "rolling"}
+    assert notes == ["shop_worker: no route on the edge proxy (conductor.swarm.route.* labels), so it rolls out in "
+                     "place (rolling) instead of blue-green"]
+    assert out["shop_worker"]["UpdateConfig"]["Order"] == "start-first"
