@@ -1,88 +1,74 @@
-"""make demo: bare hosts to a swarm, the example stack deployed, then updated
-under traffic, and what the traffic saw.
+"""make demo: bare hosts to a swarm, the example stack behind the edge proxy, then a
+blue/green release under load, and what the clients saw.
 
-The traffic runs inside the lab: a container on the stack's overlay network
-asks the web service for its version, bounded in count and time, while the
-update to 2.0.0 rolls out.
+The load comes from this machine to the edge proxy's 127.0.0.1 port (lab/loadgen.py:
+constant rate, keep-alive, 10 % slow requests and 10 % POSTs, every request recorded),
+bounded in count and time. Exits non-zero if any request failed.
 """
-import collections
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
-from labenv import env, on_manager, prepare, write_deploy_vars  # noqa: E402
+from labenv import deploy_edge, edge_url, on_manager, prepare, sh, write_deploy_vars  # noqa: E402
+from traffic import table, under_load  # noqa: E402
+import timeline  # noqa: E402
 
 STACK = "demo"
-REQUESTS, SECONDS = 900, 120  # the traffic stops at whichever comes first
+HOST = "demo.lab"
+RATE = int(os.environ.get("DEMO_RATE", "300"))
+REQUESTS = int(os.environ.get("DEMO_REQUESTS", "9000"))
+FILES = ["examples/stack/demo.yml", "examples/stack/edge.yml"]
+LOG_DIR = ROOT / ".build" / "logs" / "demo"
+OPTIONS = {"post_switch_seconds": 5, "keep_old_seconds": 0}
 
 
 def banner(text):
     print("\n== %s" % text, flush=True)
 
 
-def deploy(lab, variables):
-    fd, path = tempfile.mkstemp(prefix="demo-vars-", suffix=".json", dir=str(ROOT / ".lab"))
-    os.close(fd)
-    try:
-        write_deploy_vars(path, lab, STACK, ["examples/stack/demo.yml"], variables)
-        proc = subprocess.run(["ansible-playbook", "playbooks/deploy.yml", "-e", "@" + path], check=False, cwd=str(ROOT),
-                              text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env())
-    finally:
-        os.unlink(path)
+def deploy(lab, version):
+    path = write_deploy_vars(LOG_DIR / "vars-demo.json", lab, STACK, FILES, {"WEB_VERSION": version, "EDGE_HOST": HOST},
+                             stack_strategy="blue-green", stack_strategy_options=OPTIONS)
+    proc = sh(["ansible-playbook", "playbooks/deploy.yml", "-e", "@%s" % path])
     for line in proc.stdout.splitlines():
-        if line.startswith("  ") or line.startswith("TASK") or "RECAP" in line or line.startswith(("ok:", "changed:", "fatal:")):
+        if line.startswith(("  ", "TASK", "ok:", "changed:", "fatal:")) or "RECAP" in line:
             print(line)
     if proc.returncode != 0:
         sys.exit("deploy failed:\n" + proc.stdout[-3000:])
-
-
-TRAFFIC = (
-    "n=0; end=$(( $(date +%%s) + %d )); "
-    "while [ $n -lt %d ] && [ $(date +%%s) -lt $end ]; do n=$((n+1)); "
-    "r=$(wget -q -O- http://web:8080/ 2>/dev/null) && echo \"ok $r\" || echo fail; sleep 0.1; done"
-    % (SECONDS, REQUESTS))
+    return proc
 
 
 def main():
     banner("lab: 3 bare Debian hosts, provisioned into a swarm (make lab + playbooks/provision.yml)")
-    lab = prepare(ROOT / ".build" / "logs" / "demo")
+    lab = prepare(LOG_DIR, edge=True)
     print(on_manager("docker node ls").stdout)
 
-    banner("deploy the example stack, version 1.0.0 (playbooks/deploy.yml)")
-    deploy(lab, {"WEB_VERSION": "1.0.0"})
+    banner("the edge proxy: HAProxy driven through its Runtime API (playbooks/edge_proxy.yml)")
+    deploy_edge(lab, LOG_DIR)
+    print("clients reach it on %s (Host: %s)" % (edge_url(), HOST))
 
-    banner("update web to 2.0.0 while a client sends requests (at most %d, at most %d s)" % (REQUESTS, SECONDS))
-    reg = lab["registry"]
-    login = on_manager("docker login -u %s --password-stdin %s" % (reg["username"], reg["address_in_lab"]),
-                       stdin=lab["password"])
-    if login.returncode != 0:
-        sys.exit("login to the lab registry failed: " + login.stdout)
-    on_manager("docker rm -f demo-traffic >/dev/null 2>&1")
-    started = on_manager("docker run -d --name demo-traffic --network %s_backend --entrypoint /bin/busybox "
-                         "%s/conductor/demo-app:1.0.0 sh -c '%s'" % (STACK, reg["address_in_lab"], TRAFFIC))
-    if started.returncode != 0:
-        sys.exit("could not start the traffic: " + started.stdout)
-    time.sleep(3)
-    deploy(lab, {"WEB_VERSION": "2.0.0"})
-    on_manager("timeout %d docker wait demo-traffic" % (SECONDS + 30))
-    lines = on_manager("docker logs demo-traffic").stdout.splitlines()
-    on_manager("docker rm -f demo-traffic >/dev/null 2>&1")
+    banner("deploy the example stack behind it, version 1.0.0 (playbooks/deploy.yml, strategy blue-green)")
+    deploy(lab, "1.0.0")
+    time.sleep(2)
 
-    banner("what the client saw")
-    versions = collections.Counter(l.split("version=")[1].split()[0] for l in lines if "version=" in l)
-    failed = sum(1 for l in lines if l == "fail")
-    print("requests: %d, failed: %d" % (len(lines), failed))
-    for version, count in sorted(versions.items()):
-        print("  served by %s: %d" % (version, count))
-    print()
+    banner("release 2.0.0 by blue-green while clients send %d requests/s (at least %d requests)" % (RATE, REQUESTS))
+    seen = under_load(edge_url(), HOST, lambda: deploy(lab, "2.0.0"), rate=RATE, min_requests=REQUESTS,
+                      old="1.0.0", new="2.0.0")
+    png = ROOT / ".build" / "demo-blue-green.png"
+    timeline.plot(seen.run, str(png), "blue/green release 1.0.0 -> 2.0.0, %d req/s" % RATE)
+
+    banner("what the clients saw")
+    print(table([dict(seen.row, scenario="blue-green 1.0.0 -> 2.0.0")]))
+    print("held the rate: %s (%.1f req/s achieved); timeline: %s" % (
+        seen.summary["held_rate"], seen.summary["achieved_rate"] or 0, png.relative_to(ROOT)))
     print(on_manager("docker stack services %s" % STACK).stdout)
-    print("demo: %s" % ("zero failed requests during the update" if failed == 0 and lines
-                        else "%d of %d requests failed during the update" % (failed, len(lines))))
+    failed = seen.row["failed"]
+    if failed:
+        sys.exit("demo: %d of %d requests failed during the release" % (failed, seen.row["requests"]))
+    print("demo: zero failed requests during the release (%d requests)" % seen.row["requests"])
 
 
 if __name__ == "__main__":
