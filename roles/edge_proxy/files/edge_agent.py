@@ -65,7 +65,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_plan 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import (  # noqa: E402
     STATE_LABEL, StateError, parse_state)
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.runtime_api import (  # noqa: E402
-    RuntimeApi, RuntimeApiError, parse_show_info, parse_show_proc, parse_show_stat, server_is_up)
+    RuntimeApi, RuntimeApiError, parse_reload, parse_show_info, parse_show_proc, parse_show_stat, server_is_up)
 
 
 def log(message, *args):
@@ -178,7 +178,7 @@ class Agent:
         self.hp = settings.haproxy_settings()
         self.docker = DockerApi(settings.docker_socket, settings.api_version)
         self.api = RuntimeApi(self.hp["admin_socket"])
-        self.master = RuntimeApi(settings.path("master.sock"))
+        self.master = RuntimeApi(settings.path("master.sock"), timeout=15.0)  # 3.0 answers a reload once done
         self.lock = threading.Lock()
         self.stopping = False
         self.haproxy_pid = None
@@ -310,6 +310,8 @@ class Agent:
         splits = self.compute_splits(up)
         self.write_files(wanted, splits)
         self.config_sig = route_signature(self.routes)
+        # HAProxy serves its first request with these maps loaded: the state is applied from then on.
+        self.mark_applied()
         for name in ("admin.sock", "master.sock"):
             if os.path.exists(self.s.path(name)):
                 os.unlink(self.s.path(name))
@@ -327,14 +329,14 @@ class Agent:
                 time.sleep(0.02)
         else:
             raise RuntimeError("haproxy did not open its stats socket within 10 s")
-        self.mark_applied()
         log("haproxy started (pid %d), %d route(s), generation %s", proc.pid, len(self.routes), self.state["generation"])
 
     def reload(self, wanted):
         before = parse_show_proc(self.master.execute("show proc"))["master"]
         up = dict((key, self.up_variants(key, wanted)) for key in self.routes)
         self.write_files(wanted, self.compute_splits(up))
-        self.master.execute("reload")
+        if parse_reload(self.master.execute("reload")) is False:  # 3.0 says so at once; 2.6 says nothing
+            raise RuntimeError("haproxy reload failed")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             time.sleep(0.05)

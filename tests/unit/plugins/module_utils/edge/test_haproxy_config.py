@@ -36,7 +36,7 @@ def test_global_and_defaults():
     text = render_config(ROUTES, SERVERS, SETTINGS)
     got = lines(text)
     for line in ("stats socket /r/admin.sock mode 600 level admin expose-fd listeners",
-                 "log /r/log.sock len 4096 local0 info", 'log-format "CEv1 %b %s %ST %ts %Ta %Tr %Tc"',
+                 "log /r/log.sock len 4096 local0 info", 'log-format "CEv1 %b %s %ST %ts %Ta %Tr %Tc %Tt"',
                  "option http-keep-alive", "retries 2", "retry-on conn-failure", "option redispatch 1",
                  "bind 127.0.0.1:8080", "hard-stop-after 30s"):
         assert line in got
