@@ -22,7 +22,7 @@ How a request finds its backend without a reload for a switch:
 Every route has the three backends ``be_<key>_plain|blue|green`` whether or
 not the variant exists, so a colour appearing or going needs no reload.
 
-Public API: ``DEFAULTS``, ``server_options(settings)``, ``render_config(routes,
+Public API: ``DEFAULTS``, ``server_options(settings)``, ``server_address(addr, port)``, ``render_config(routes,
 servers, settings)``, ``render_split_map(values)``, ``render_acl(cidrs)``,
 ``STATUS_PATH``, ``STATUS_BACKEND``, ``NO_ROUTE_BACKEND``.
 """
@@ -73,6 +73,11 @@ def server_options(settings=None):
     """Options of every routed server, in config lines and in ``add server`` alike."""
     s = _settings(settings)
     return "check inter %s fall %d rise %d" % (s["check_inter"], s["check_fall"], s["check_rise"])
+
+
+def server_address(addr, port):
+    """'10.0.1.5:8080', or '[fd00::5]:8080' for IPv6 (HAProxy reads the last colon as the port's)."""
+    return ("[%s]:%d" if ":" in addr else "%s:%d") % (addr, port)
 
 
 def _route_condition(route):
@@ -177,7 +182,7 @@ def render_config(routes, servers, settings=None):
                 "    http-check expect status 200",
             ]
             for srv in sorted(servers.get(name, ()), key=lambda x: x["name"]):
-                out.append("    server %s %s:%d %s" % (srv["name"], srv["addr"], srv["port"], opts))
+                out.append("    server %s %s %s" % (srv["name"], server_address(srv["addr"], srv["port"]), opts))
     return "\n".join(out) + "\n"
 
 

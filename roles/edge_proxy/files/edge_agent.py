@@ -404,11 +404,12 @@ class Agent:
                         # Leaving maintenance marks a server UP before any check (HAProxy 2.6 and
                         # 3.0): it joins with weight 0 and health down, and gets its weight only
                         # once a check has passed, as a task Swarm calls running may not answer yet.
-                        if self.run_commands(["add server %s %s:%d %s weight 0" % (ref, entry["addr"], entry["port"], opts),
+                        address = haproxy_config.server_address(entry["addr"], entry["port"])
+                        if self.run_commands(["add server %s %s %s weight 0" % (ref, address, opts),
                                               "enable health %s" % ref, "enable server %s" % ref,
                                               "set server %s health down" % ref]):
-                            log("server %s (task %s, %s:%d) added, gets traffic after its first health check",
-                                ref, entry["task_id"], entry["addr"], entry["port"])
+                            log("server %s (task %s, %s) added, gets traffic after its first health check",
+                                ref, entry["task_id"], address)
                     continue
                 status = str(row.get("status", ""))
                 if entry["want"] == "drain":
@@ -546,7 +547,10 @@ class Agent:
                            "split": {"main": split.get("main"), "alt": split.get("alt"), "green": split.get("green"),
                                      "preview": split.get("preview")},
                            "notes": split.get("notes", [])}
+        fallbacks = sorted(n for key in sorted(routes) for n in routes[key]["notes"]
+                           if self.splits.get(key, {}).get("fallback"))
         out = {"generation": applied["generation"], "applied_at": applied["at"],
+               "converged": applied["generation"] == self.state["generation"] and not fallbacks, "fallbacks": fallbacks,
                "desired_generation": self.state["generation"], "state_error": self.state_error,
                "route_errors": self.route_errors, "routes": routes, "backends": backends,
                "metrics": {"since": applied["at"], "backends": metrics}, "reloads": self.reloads,

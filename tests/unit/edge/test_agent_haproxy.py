@@ -220,6 +220,7 @@ def test_status_counts_5xx_per_backend_and_refuses_other_addresses(lab):
     status = lab.status()
     assert ok, json.dumps(status["metrics"])
     assert status["generation"] == generation and status["desired_generation"] == generation
+    assert status["converged"] is True and status["fallbacks"] == []
     assert status["haproxy"]["version"].split(".")[0] in ("2", "3")
     green = status["metrics"]["backends"]["be_demo_web_green"]
     blue = status["metrics"]["backends"]["be_demo_web_blue"]
@@ -307,6 +308,9 @@ def test_a_colour_with_no_server_up_gets_no_traffic(lab):
         for backend in green:
             backend.healthy = True
         assert fell_back, lab.status()["routes"]["demo_web"]
+        status = lab.status()
+        assert status["converged"] is False
+        assert status["fallbacks"] == ["demo_web: green has no server up, sending 100 % to blue instead"]
         back = wait_for(lambda: lab.status()["routes"]["demo_web"]["split"]["main"] == "green", 3)
     assert back
     assert load.failed() == []

@@ -1,5 +1,5 @@
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.haproxy_config import (
-    render_acl, render_config, render_split_map, server_options)
+    render_acl, render_config, render_split_map, server_address, server_options)
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import routes_from_services
 
 
@@ -87,3 +87,8 @@ def test_map_and_acl_files():
     assert render_split_map({"b": "0:be_b_plain:be_b_plain:", "a": "10:be_a_blue:be_a_green:"}) == \
         "a 10:be_a_blue:be_a_green:\nb 0:be_b_plain:be_b_plain:\n"
     assert render_acl(["10.0.0.1/32", "10.0.0.2/32"]) == "10.0.0.1/32\n10.0.0.2/32\n"
+
+
+def test_server_address_brackets_ipv6():
+    assert server_address("10.0.1.5", 8080) == "10.0.1.5:8080"
+    assert server_address("fd00::5", 8080) == "[fd00::5]:8080"
