@@ -113,6 +113,9 @@ def render_config(routes, servers, settings=None):
         "    log global",
         "    log-format \"%s\"" % LOG_FORMAT,
         "    option http-keep-alive",
+        # On a reload the old worker answers an idle keep-alive connection's next request
+        # with "Connection: close" instead of closing it under a client about to send one.
+        "    option idle-close-on-response",
         "    option forwardfor",
         "    timeout connect %s" % s["timeout_connect"],
         "    timeout client %s" % s["timeout_client"],

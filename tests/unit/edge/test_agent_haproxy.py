@@ -320,11 +320,17 @@ def test_a_colour_with_no_server_up_gets_no_traffic(lab):
 def test_new_route_reloads_and_switches_do_not(lab):
     reloads = lab.status()["reloads"]
     api_id = "apisvc0000000000000000001"
-    lab.swarm.put_service(api_id, "demo_api", {"conductor.swarm.route.path": "/api",
-                                               "conductor.swarm.route.port": str(lab.app_port)})
-    lab.add_task("api1", api_id, "127.0.0.5", "api")
     client = Client(lab.http_port, host="anything.local")
-    assert wait_for(lambda: client.request("/api/x")["version"] == "api", 5), lab.agent_log()
+    # Keep-alive clients busy through the reload: the old worker closes their
+    # connections with "Connection: close" on a response, never under a request.
+    with Load(lab, clients=3) as load:
+        time.sleep(0.3)
+        lab.swarm.put_service(api_id, "demo_api", {"conductor.swarm.route.path": "/api",
+                                                   "conductor.swarm.route.port": str(lab.app_port)})
+        lab.add_task("api1", api_id, "127.0.0.5", "api")
+        assert wait_for(lambda: client.request("/api/x")["version"] == "api", 5), lab.agent_log()
+        time.sleep(0.5)
+    assert len(load.results) > 200 and load.failed() == []
     assert client.request("/api")["version"] == "api"
     assert client.request("/apiv2")["status"] == 404
     assert lab.status()["reloads"] == reloads + 1

@@ -37,7 +37,7 @@ def test_global_and_defaults():
     got = lines(text)
     for line in ("stats socket /r/admin.sock mode 600 level admin expose-fd listeners",
                  "log /r/log.sock len 4096 local0 info", 'log-format "CEv1 %b %s %ST %ts %Ta %Tr %Tc %Tt"',
-                 "option http-keep-alive", "retries 2", "retry-on conn-failure", "option redispatch 1",
+                 "option http-keep-alive", "option idle-close-on-response", "retries 2", "retry-on conn-failure", "option redispatch 1",
                  "bind 127.0.0.1:8080", "hard-stop-after 30s"):
         assert line in got
     assert not [line for line in got if line.startswith("maxconn")]
