@@ -39,12 +39,14 @@ STATUS_PATH = "/.well-known/conductor-edge/status"
 STATUS_BACKEND = "be_conductor_status"
 NO_ROUTE_BACKEND = "be_conductor_no_route"
 FRONTEND = "fe_http"
+LOG_RING = "conductor_log"
 
 DEFAULTS = {
     "bind": ":80",
     "status_port": 8405,
     "admin_socket": "/run/conductor-edge/admin.sock",
-    "log_socket": "/run/conductor-edge/log.sock",
+    "log_port": 8406,
+    "log_ring_size": 4194304,
     "split_map": "/run/conductor-edge/split.map",
     "status_acl": "/run/conductor-edge/status-allow.acl",
     "check_inter": "500ms",
@@ -101,12 +103,23 @@ def render_config(routes, servers, settings=None):
         "global",
         "    stats socket %s mode 600 level admin expose-fd listeners" % s["admin_socket"],
         "    stats timeout 30s",
-        "    log %s len 4096 local0 info" % s["log_socket"],
+        "    log ring@%s local0 info" % LOG_RING,
         "    hard-stop-after %s" % s["hard_stop_after"],
     ]
     if s["maxconn"]:
         out.append("    maxconn %d" % s["maxconn"])
     out += [
+        "",
+        # The request log goes to the agent over TCP from a ring buffer: a stream holds
+        # up when the agent is slow, where a datagram socket (a queue of 10 datagrams
+        # in a container's network namespace) would drop lines under load.
+        "ring %s" % LOG_RING,
+        "    format raw",
+        "    maxlen 4096",
+        "    size %d" % s["log_ring_size"],
+        "    timeout connect 1s",
+        "    timeout server 10s",
+        "    server agent 127.0.0.1:%d log-proto legacy" % s["log_port"],
         "",
         "defaults",
         "    mode http",

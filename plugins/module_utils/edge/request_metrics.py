@@ -4,8 +4,9 @@
 """Per-backend request figures for canary gates, from HAProxy's request log.
 
 Pure logic: standard library only. HAProxy logs one line per request with
-``LOG_FORMAT`` to a unix datagram socket the agent reads; each line is parsed
-by ``parse_log_line`` and counted per backend.
+``LOG_FORMAT`` into a ring that forwards it to the agent over TCP; each line
+(raw, or behind a syslog header) is parsed by ``parse_log_line`` and counted
+per backend.
 
 What counts as what (``classify``):
 
@@ -47,7 +48,7 @@ def _int(text):
 
 
 def parse_log_line(data):
-    """One syslog datagram -> ``{"backend", "server", "status", "term", "ta", "tr", "tc", "tt"}`` or None
+    """One log line -> ``{"backend", "server", "status", "term", "ta", "tr", "tc", "tt"}`` or None
     (``tt`` is -1 in lines of the first format, which ended at ``%Tc``)."""
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")

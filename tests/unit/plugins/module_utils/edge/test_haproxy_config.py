@@ -17,7 +17,7 @@ ROUTES, _ = routes_from_services([
     svc("shop", {"conductor.swarm.route.port": "80", "conductor.swarm.route.host": "shop.local",
                  "conductor.swarm.route.path": "/cart"}),
 ])
-SETTINGS = {"bind": "127.0.0.1:8080", "status_port": 9999, "admin_socket": "/r/admin.sock", "log_socket": "/r/log.sock",
+SETTINGS = {"bind": "127.0.0.1:8080", "status_port": 9999, "admin_socket": "/r/admin.sock", "log_port": 7777,
             "split_map": "/r/split.map", "status_acl": "/r/allow.acl"}
 SERVERS = {"be_demo_web_blue": [{"name": "t_b", "addr": "10.0.1.3", "port": 8080},
                                 {"name": "t_a", "addr": "10.0.1.2", "port": 8080}]}
@@ -36,7 +36,8 @@ def test_global_and_defaults():
     text = render_config(ROUTES, SERVERS, SETTINGS)
     got = lines(text)
     for line in ("stats socket /r/admin.sock mode 600 level admin expose-fd listeners",
-                 "log /r/log.sock len 4096 local0 info", 'log-format "CEv1 %b %s %ST %ts %Ta %Tr %Tc %Tt"',
+                 "log ring@conductor_log local0 info", "server agent 127.0.0.1:7777 log-proto legacy", "format raw",
+                 "size 4194304", 'log-format "CEv1 %b %s %ST %ts %Ta %Tr %Tc %Tt"',
                  "option http-keep-alive", "option idle-close-on-response", "retries 2", "retry-on conn-failure", "option redispatch 1",
                  "bind 127.0.0.1:8080", "hard-stop-after 30s"):
         assert line in got

@@ -24,8 +24,8 @@ def test_recorded_log_lines():
     figures = dict((b, c.as_dict()) for b, c in totals.items())
     assert figures["be_demo_web_green"]["status_5xx"] == 7 and figures["be_demo_web_green"]["conn_errors"] == 0
     assert figures["be_demo_web_blue"]["requests"] == figures["be_demo_web_blue"]["status_2xx"] == 6
-    assert figures["be_demo_web_green"]["latency_ms"]["p99"] == 1000  # the /slow request
-    assert figures["be_demo_web_blue"]["latency_ms"]["p99"] == 1
+    assert figures["be_demo_web_blue"]["latency_ms"]["p99"] == 1000  # the /slow request
+    assert figures["be_demo_web_green"]["latency_ms"]["p99"] == 1
     assert figures["be_conductor_no_route"]["status_4xx"] == 1
     assert figures["fe_http"]["status_4xx"] == 1  # denied in the frontend: no backend
 
@@ -48,7 +48,9 @@ def test_classify(record, expected):
 
 
 def test_log_line_parsing_edge_cases():
-    assert parse_log_line("<134>Dec  1 08:00:00 haproxy[1]: CEv1 be_a t_1 200 -- 3 2") is None  # truncated
+    assert parse_log_line("CEv1 be_a t_1 200 -- 3 2") is None  # truncated
+    # The same format through a syslog socket (rfc3164 header) parses the same.
+    assert parse_log_line("<134>Dec  1 08:00:00 haproxy[1]: CEv1 be_a t_1 200 -- 3 2 0 9")["tt"] == 9
     assert parse_log_line(b"garbage") is None
     assert parse_log_line("<134>x haproxy[1]: CEv1 be_a <NOSRV> -1 CR 5 -1 -1")["status"] == -1
     line = parse_log_line("<134>Dec  1 09:00:00 haproxy[7]: CEv1 be_a t_1 200 -- 12 10 1 5012")
