@@ -378,6 +378,9 @@ def test_restart_serves_the_stored_state_at_once_and_sigterm_is_graceful(lab):
     # A crash (agent and haproxy killed), then a new agent with an empty run directory.
     lab.start_agent()
     lab.agent.kill()
+    # The killed haproxy's listener may outlive the agent by a moment: the new one is
+    # to answer, not a dying process.
+    assert wait_for(lambda: not lab.port_open(), 5, 0.01)
     lab.start_agent(wait_status=False)
     first = Client(lab.http_port).request("/")
     assert (first["status"], first["version"]) == (200, "green"), (first, lab.agent_log())
