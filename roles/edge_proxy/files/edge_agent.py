@@ -129,6 +129,8 @@ class DockerApi:
 
 
 class Settings:
+    """The agent's settings, from the environment (see the module docstring)."""
+
     def __init__(self, env):
         self.service = env.get("EDGE_SERVICE", "")
         if not self.service:
@@ -181,6 +183,8 @@ def cidr_of(address):
 
 
 class Agent:
+    """One loop (poll the swarm, reconcile HAProxy) plus threads for the log and the status."""
+
     def __init__(self, settings):
         self.s = settings
         self.hp = settings.haproxy_settings()
