@@ -108,9 +108,11 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     lab = Lab(tmp_path_factory.mktemp("edge"))
-    lab.start_agent()
-    yield lab
-    lab.close()
+    try:
+        lab.start_agent()
+        yield lab
+    finally:
+        lab.close()  # also when the agent did not start: no process left behind
 
 
 class Load:
