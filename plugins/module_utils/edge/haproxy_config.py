@@ -22,7 +22,7 @@ How a request finds its backend without a reload for a switch:
 Every route has the three backends ``be_<key>_plain|blue|green`` whether or
 not the variant exists, so a colour appearing or going needs no reload.
 
-Public API: ``DEFAULTS``, ``server_options(settings)``, ``render_config(routes,
+Public API: ``DEFAULTS``, ``server_options(settings)``, ``server_address(addr, port)``, ``render_config(routes,
 servers, settings)``, ``render_split_map(values)``, ``render_acl(cidrs)``,
 ``STATUS_PATH``, ``STATUS_BACKEND``, ``NO_ROUTE_BACKEND``.
 """
@@ -39,12 +39,14 @@ STATUS_PATH = "/.well-known/conductor-edge/status"
 STATUS_BACKEND = "be_conductor_status"
 NO_ROUTE_BACKEND = "be_conductor_no_route"
 FRONTEND = "fe_http"
+LOG_RING = "conductor_log"
 
 DEFAULTS = {
     "bind": ":80",
     "status_port": 8405,
     "admin_socket": "/run/conductor-edge/admin.sock",
-    "log_socket": "/run/conductor-edge/log.sock",
+    "log_port": 8406,
+    "log_ring_size": 4194304,
     "split_map": "/run/conductor-edge/split.map",
     "status_acl": "/run/conductor-edge/status-allow.acl",
     "check_inter": "500ms",
@@ -75,6 +77,11 @@ def server_options(settings=None):
     return "check inter %s fall %d rise %d" % (s["check_inter"], s["check_fall"], s["check_rise"])
 
 
+def server_address(addr, port):
+    """'10.0.1.5:8080', or '[fd00::5]:8080' for IPv6 (HAProxy reads the last colon as the port's)."""
+    return ("[%s]:%d" if ":" in addr else "%s:%d") % (addr, port)
+
+
 def _route_condition(route):
     """ACL condition of a route, as alternatives joined by '||' (HAProxy has no parentheses)."""
     host = "{ var(txn.host) -m str %s }" % " ".join(route["hosts"]) if route["hosts"] else ""
@@ -96,18 +103,32 @@ def render_config(routes, servers, settings=None):
         "global",
         "    stats socket %s mode 600 level admin expose-fd listeners" % s["admin_socket"],
         "    stats timeout 30s",
-        "    log %s len 4096 local0 info" % s["log_socket"],
+        "    log ring@%s local0 info" % LOG_RING,
         "    hard-stop-after %s" % s["hard_stop_after"],
     ]
     if s["maxconn"]:
         out.append("    maxconn %d" % s["maxconn"])
     out += [
         "",
+        # The request log goes to the agent over TCP from a ring buffer: a stream holds
+        # up when the agent is slow, where a datagram socket (a queue of 10 datagrams
+        # in a container's network namespace) would drop lines under load.
+        "ring %s" % LOG_RING,
+        "    format raw",
+        "    maxlen 4096",
+        "    size %d" % s["log_ring_size"],
+        "    timeout connect 1s",
+        "    timeout server 10s",
+        "    server agent 127.0.0.1:%d log-proto legacy" % s["log_port"],
+        "",
         "defaults",
         "    mode http",
         "    log global",
         "    log-format \"%s\"" % LOG_FORMAT,
         "    option http-keep-alive",
+        # On a reload the old worker answers an idle keep-alive connection's next request
+        # with "Connection: close" instead of closing it under a client about to send one.
+        "    option idle-close-on-response",
         "    option forwardfor",
         "    timeout connect %s" % s["timeout_connect"],
         "    timeout client %s" % s["timeout_client"],
@@ -177,7 +198,7 @@ def render_config(routes, servers, settings=None):
                 "    http-check expect status 200",
             ]
             for srv in sorted(servers.get(name, ()), key=lambda x: x["name"]):
-                out.append("    server %s %s:%d %s" % (srv["name"], srv["addr"], srv["port"], opts))
+                out.append("    server %s %s %s" % (srv["name"], server_address(srv["addr"], srv["port"]), opts))
     return "\n".join(out) + "\n"
 
 

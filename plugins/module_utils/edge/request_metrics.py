@@ -4,8 +4,9 @@
 """Per-backend request figures for canary gates, from HAProxy's request log.
 
 Pure logic: standard library only. HAProxy logs one line per request with
-``LOG_FORMAT`` to a unix datagram socket the agent reads; each line is parsed
-by ``parse_log_line`` and counted per backend.
+``LOG_FORMAT`` into a ring that forwards it to the agent over TCP; each line
+(raw, or behind a syslog header) is parsed by ``parse_log_line`` and counted
+per backend.
 
 What counts as what (``classify``):
 
@@ -15,8 +16,8 @@ What counts as what (``classify``):
   ``?Q``), or a 502/503/504 that HAProxy produced itself (termination state
   not ``-``). A client that went away (``C?``/``c?``) is a ``client_abort``,
   never an error of the backend.
-* latency: ``%Ta``, the active time of the request in ms (idle keep-alive
-  time excluded), into ``LatencyHistogram``; percentiles are the upper bound
+* latency: ``%Ta``, the active time of the request in ms (``%Tt`` would
+  include the idle time before a keep-alive request), into ``LatencyHistogram``; percentiles are the upper bound
   of the bucket holding that rank, so they never understate.
 
 Public API: ``LOG_FORMAT``, ``parse_log_line(data)``, ``classify(record)``,
@@ -31,8 +32,8 @@ __metaclass__ = type
 import bisect
 
 LOG_MARKER = "CEv1"
-# backend, server, status, termination state, active time, response time, connect time
-LOG_FORMAT = LOG_MARKER + " %b %s %ST %ts %Ta %Tr %Tc"
+# backend, server, status, termination state, active, response, connect and total times (ms)
+LOG_FORMAT = LOG_MARKER + " %b %s %ST %ts %Ta %Tr %Tc %Tt"
 
 BUCKET_BOUNDS_MS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250,
                     300, 400, 500, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000,
@@ -47,7 +48,8 @@ def _int(text):
 
 
 def parse_log_line(data):
-    """One syslog datagram -> ``{"backend", "server", "status", "term", "ta", "tr", "tc"}`` or None."""
+    """One log line -> ``{"backend", "server", "status", "term", "ta", "tr", "tc", "tt"}`` or None
+    (``tt`` is -1 in lines of the first format, which ended at ``%Tc``)."""
     if isinstance(data, bytes):
         data = data.decode("utf-8", "replace")
     at = data.find(LOG_MARKER + " ")
@@ -57,7 +59,8 @@ def parse_log_line(data):
     if len(fields) < 8:
         return None
     return {"backend": fields[1], "server": fields[2], "status": _int(fields[3]), "term": fields[4],
-            "ta": _int(fields[5]), "tr": _int(fields[6]), "tc": _int(fields[7])}
+            "ta": _int(fields[5]), "tr": _int(fields[6]), "tc": _int(fields[7]),
+            "tt": _int(fields[8]) if len(fields) > 8 else -1}
 
 
 def classify(record):

@@ -87,8 +87,15 @@ def _first(candidates, pool):
 
 
 def decide_split(route, state_entry, up):
-    """-> {"main", "alt", "green", "preview", "notes"}: ``green`` % of requests to
-    ``alt``, the rest to ``main``; ``preview`` None means preview requests are not special."""
+    """-> {"main", "alt", "green", "preview", "notes", "fallback"}: ``green`` % of requests
+    to ``alt``, the rest to ``main``; ``preview`` None means preview requests are not
+    special; ``fallback`` True when the state entry could not be followed as written."""
+    split = _decide(route, state_entry, up)
+    split["fallback"] = state_entry is not None and bool(split["notes"])
+    return split
+
+
+def _decide(route, state_entry, up):
     existing = [v for v in VARIANTS if v in route["variants"]]
     notes = []
     if state_entry is None:

@@ -9,7 +9,7 @@ service) and the nodes; it runs ``haproxy -W -db`` as its child and steers it
 through the Runtime API: servers added, drained, put in maintenance and
 deleted, the split between variants changed in a map. It reloads HAProxy (via
 the master CLI) only when the set of routes changes. It reads HAProxy's
-request log from a unix datagram socket and serves its status as JSON on
+request log (forwarded over TCP on 127.0.0.1 from a ring) and serves its status as JSON on
 127.0.0.1:EDGE_STATUS_PORT, which the frontend exposes at
 /.well-known/conductor-edge/status to the allowed addresses.
 
@@ -19,6 +19,7 @@ Environment (defaults in brackets):
   EDGE_DOCKER_SOCKET    Docker API unix socket [DOCKER_HOST's unix path or /var/run/docker.sock]
   EDGE_DOCKER_API_VERSION  [1.41]
   EDGE_HTTP_PORT [80], EDGE_HTTP_ADDR [all addresses]
+  EDGE_LOG_PORT [8406]: 127.0.0.1 port the agent reads HAProxy's request log on
   EDGE_STATUS_PORT [8405]; EDGE_STATUS_ALLOW  CIDRs, comma separated [the nodes' addresses from GET /nodes]
   EDGE_RUN_DIR [/run/conductor-edge]: config, maps, sockets
   EDGE_HAPROXY [haproxy]
@@ -32,6 +33,7 @@ import json
 import os
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -65,7 +67,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_plan 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import (  # noqa: E402
     STATE_LABEL, StateError, parse_state)
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.runtime_api import (  # noqa: E402
-    RuntimeApi, RuntimeApiError, parse_show_info, parse_show_proc, parse_show_stat, server_is_up)
+    RuntimeApi, RuntimeApiError, parse_reload, parse_show_info, parse_show_proc, parse_show_stat, server_is_up)
 
 
 def log(message, *args):
@@ -127,6 +129,8 @@ class DockerApi:
 
 
 class Settings:
+    """The agent's settings, from the environment (see the module docstring)."""
+
     def __init__(self, env):
         self.service = env.get("EDGE_SERVICE", "")
         if not self.service:
@@ -139,6 +143,7 @@ class Settings:
         self.http_port = int(env.get("EDGE_HTTP_PORT", "80"))
         self.http_addr = env.get("EDGE_HTTP_ADDR", "")
         self.status_port = int(env.get("EDGE_STATUS_PORT", "8405"))
+        self.log_port = int(env.get("EDGE_LOG_PORT", "8406"))
         self.status_allow = [c.strip() for c in env.get("EDGE_STATUS_ALLOW", "").split(",") if c.strip()]
         self.run_dir = env.get("EDGE_RUN_DIR", "/run/conductor-edge")
         self.haproxy = env.get("EDGE_HAPROXY", "haproxy")
@@ -155,9 +160,14 @@ class Settings:
 
     def haproxy_settings(self):
         return {"bind": "%s:%d" % (self.http_addr, self.http_port), "status_port": self.status_port,
-                "admin_socket": self.path("admin.sock"), "log_socket": self.path("log.sock"),
+                "admin_socket": self.path("admin.sock"), "log_port": self.log_port,
                 "split_map": self.path("split.map"), "status_acl": self.path("status-allow.acl"),
                 "check_inter": self.check_inter, "hard_stop_after": self.hard_stop_after}
+
+
+def usable(row):
+    """A server row of ``show stat`` that takes new requests: up, with a weight."""
+    return bool(row) and server_is_up(str(row.get("status", ""))) and row.get("weight", 0) > 0
 
 
 def write_atomic(path, text):
@@ -173,12 +183,14 @@ def cidr_of(address):
 
 
 class Agent:
+    """One loop (poll the swarm, reconcile HAProxy) plus threads for the log and the status."""
+
     def __init__(self, settings):
         self.s = settings
         self.hp = settings.haproxy_settings()
         self.docker = DockerApi(settings.docker_socket, settings.api_version)
         self.api = RuntimeApi(self.hp["admin_socket"])
-        self.master = RuntimeApi(settings.path("master.sock"))
+        self.master = RuntimeApi(settings.path("master.sock"), timeout=15.0)  # 3.0 answers a reload once done
         self.lock = threading.Lock()
         self.stopping = False
         self.haproxy_pid = None
@@ -310,6 +322,8 @@ class Agent:
         splits = self.compute_splits(up)
         self.write_files(wanted, splits)
         self.config_sig = route_signature(self.routes)
+        # HAProxy serves its first request with these maps loaded: the state is applied from then on.
+        self.mark_applied()
         for name in ("admin.sock", "master.sock"):
             if os.path.exists(self.s.path(name)):
                 os.unlink(self.s.path(name))
@@ -327,14 +341,14 @@ class Agent:
                 time.sleep(0.02)
         else:
             raise RuntimeError("haproxy did not open its stats socket within 10 s")
-        self.mark_applied()
         log("haproxy started (pid %d), %d route(s), generation %s", proc.pid, len(self.routes), self.state["generation"])
 
     def reload(self, wanted):
         before = parse_show_proc(self.master.execute("show proc"))["master"]
         up = dict((key, self.up_variants(key, wanted)) for key in self.routes)
         self.write_files(wanted, self.compute_splits(up))
-        self.master.execute("reload")
+        if parse_reload(self.master.execute("reload")) is False:  # 3.0 says so at once; 2.6 says nothing
+            raise RuntimeError("haproxy reload failed")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             time.sleep(0.05)
@@ -374,7 +388,7 @@ class Agent:
                 if entry["want"] != "ready":
                     continue
                 row = (actual or {}).get(backend, {}).get(name) if actual is not None else {"status": "UP", "weight": 1}
-                if row and server_is_up(str(row.get("status", ""))) and row.get("weight", 0) > 0:
+                if usable(row):
                     up.add(variant)
         return up
 
@@ -390,6 +404,14 @@ class Agent:
                     self.warned.add(command)
         return ok
 
+    @staticmethod
+    def only_server_left(name, wanted, have):
+        """True when ``name`` is the backend's last usable server and a replacement is on its way."""
+        others = [n for n, e in wanted.items() if n != name and e["want"] == "ready"]
+        if any(usable(have.get(n)) for n in others):
+            return False
+        return bool(others)
+
     def reconcile_servers(self, wanted, actual):
         opts = haproxy_config.server_options(self.hp)
         for backend in sorted(wanted):
@@ -402,13 +424,21 @@ class Agent:
                         # Leaving maintenance marks a server UP before any check (HAProxy 2.6 and
                         # 3.0): it joins with weight 0 and health down, and gets its weight only
                         # once a check has passed, as a task Swarm calls running may not answer yet.
-                        if self.run_commands(["add server %s %s:%d %s weight 0" % (ref, entry["addr"], entry["port"], opts),
+                        address = haproxy_config.server_address(entry["addr"], entry["port"])
+                        if self.run_commands(["add server %s %s %s weight 0" % (ref, address, opts),
                                               "enable health %s" % ref, "enable server %s" % ref,
                                               "set server %s health down" % ref]):
-                            log("server %s (task %s, %s:%d) added, gets traffic after its first health check",
-                                ref, entry["task_id"], entry["addr"], entry["port"])
+                            log("server %s (task %s, %s) added, gets traffic after its first health check",
+                                ref, entry["task_id"], address)
                     continue
                 status = str(row.get("status", ""))
+                if entry["want"] == "drain" and usable(row) and self.only_server_left(name, wanted[backend], have):
+                    # A start-first update of a single task: the old one keeps the traffic until
+                    # its replacement has passed a check, instead of leaving no server at all.
+                    if ref + " deferred" not in self.warned:
+                        log("server %s kept in rotation until its replacement passes its health check", ref)
+                        self.warned.add(ref + " deferred")
+                    continue
                 if entry["want"] == "drain":
                     if status.startswith("DOWN"):
                         # Not taking traffic anyway: straight to maintenance.
@@ -495,19 +525,30 @@ class Agent:
 
     # --- request log and status -----------------------------------------------------------------
 
-    def log_receiver(self, sock):
-        while True:
-            try:
-                data = sock.recv(65536)
-            except OSError:
-                return
-            record = parse_log_line(data)
-            if record is None:
-                continue
-            now = time.time()
-            with self.lock:
-                self.store.record(record, now)
-                self.gen_totals.setdefault(record["backend"], BackendCounters()).add(record)
+    def record_line(self, line):
+        record = parse_log_line(line)
+        if record is None:
+            return
+        now = time.time()
+        with self.lock:
+            self.store.record(record, now)
+            self.gen_totals.setdefault(record["backend"], BackendCounters()).add(record)
+
+    def serve_log(self):
+        """HAProxy's log ring forwards lines over TCP (one connection per worker, so two during a reload)."""
+        agent = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                for line in self.rfile:
+                    agent.record_line(line)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        server = Server(("127.0.0.1", self.s.log_port), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def status(self, since=None):
         haproxy = {}
@@ -544,7 +585,10 @@ class Agent:
                            "split": {"main": split.get("main"), "alt": split.get("alt"), "green": split.get("green"),
                                      "preview": split.get("preview")},
                            "notes": split.get("notes", [])}
+        fallbacks = sorted(n for key in sorted(routes) for n in routes[key]["notes"]
+                           if self.splits.get(key, {}).get("fallback"))
         out = {"generation": applied["generation"], "applied_at": applied["at"],
+               "converged": applied["generation"] == self.state["generation"] and not fallbacks, "fallbacks": fallbacks,
                "desired_generation": self.state["generation"], "state_error": self.state_error,
                "route_errors": self.route_errors, "routes": routes, "backends": backends,
                "metrics": {"since": applied["at"], "backends": metrics}, "reloads": self.reloads,
@@ -615,11 +659,7 @@ class Agent:
         os.makedirs(self.s.run_dir, exist_ok=True)
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
-        log_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        if os.path.exists(self.hp["log_socket"]):
-            os.unlink(self.hp["log_socket"])
-        log_sock.bind(self.hp["log_socket"])
-        threading.Thread(target=self.log_receiver, args=(log_sock,), daemon=True).start()
+        self.serve_log()
         self.serve_status()
         # Start from the swarm's current state, so a restarted proxy serves it at once.
         deadline = time.monotonic() + 30

@@ -1,5 +1,5 @@
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.haproxy_config import (
-    render_acl, render_config, render_split_map, server_options)
+    render_acl, render_config, render_split_map, server_address, server_options)
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import routes_from_services
 
 
@@ -17,7 +17,7 @@ ROUTES, _ = routes_from_services([
     svc("shop", {"conductor.swarm.route.port": "80", "conductor.swarm.route.host": "shop.local",
                  "conductor.swarm.route.path": "/cart"}),
 ])
-SETTINGS = {"bind": "127.0.0.1:8080", "status_port": 9999, "admin_socket": "/r/admin.sock", "log_socket": "/r/log.sock",
+SETTINGS = {"bind": "127.0.0.1:8080", "status_port": 9999, "admin_socket": "/r/admin.sock", "log_port": 7777,
             "split_map": "/r/split.map", "status_acl": "/r/allow.acl"}
 SERVERS = {"be_demo_web_blue": [{"name": "t_b", "addr": "10.0.1.3", "port": 8080},
                                 {"name": "t_a", "addr": "10.0.1.2", "port": 8080}]}
@@ -36,8 +36,9 @@ def test_global_and_defaults():
     text = render_config(ROUTES, SERVERS, SETTINGS)
     got = lines(text)
     for line in ("stats socket /r/admin.sock mode 600 level admin expose-fd listeners",
-                 "log /r/log.sock len 4096 local0 info", 'log-format "CEv1 %b %s %ST %ts %Ta %Tr %Tc"',
-                 "option http-keep-alive", "retries 2", "retry-on conn-failure", "option redispatch 1",
+                 "log ring@conductor_log local0 info", "server agent 127.0.0.1:7777 log-proto legacy", "format raw",
+                 "size 4194304", 'log-format "CEv1 %b %s %ST %ts %Ta %Tr %Tc %Tt"',
+                 "option http-keep-alive", "option idle-close-on-response", "retries 2", "retry-on conn-failure", "option redispatch 1",
                  "bind 127.0.0.1:8080", "hard-stop-after 30s"):
         assert line in got
     assert not [line for line in got if line.startswith("maxconn")]
@@ -87,3 +88,8 @@ def test_map_and_acl_files():
     assert render_split_map({"b": "0:be_b_plain:be_b_plain:", "a": "10:be_a_blue:be_a_green:"}) == \
         "a 10:be_a_blue:be_a_green:\nb 0:be_b_plain:be_b_plain:\n"
     assert render_acl(["10.0.0.1/32", "10.0.0.2/32"]) == "10.0.0.1/32\n10.0.0.2/32\n"
+
+
+def test_server_address_brackets_ipv6():
+    assert server_address("10.0.1.5", 8080) == "10.0.1.5:8080"
+    assert server_address("fd00::5", 8080) == "[fd00::5]:8080"

@@ -17,14 +17,15 @@ def test_recorded_log_lines():
     assert records[0] is None  # HAProxy's own "Server ... is DOWN" message
     records = [r for r in records if r]
     assert records[0] == {"backend": "be_demo_web_blue", "server": "t_blue1", "status": 200, "term": "--",
-                          "ta": 1, "tr": 1, "tc": 0}
+                          "ta": 0, "tr": 0, "tc": 0, "tt": 0}
     totals = {}
     for record in records:
         totals.setdefault(record["backend"], BackendCounters()).add(record)
     figures = dict((b, c.as_dict()) for b, c in totals.items())
-    assert figures["be_demo_web_green"]["status_5xx"] == 6 and figures["be_demo_web_green"]["conn_errors"] == 0
-    assert figures["be_demo_web_blue"]["requests"] == 7
+    assert figures["be_demo_web_green"]["status_5xx"] == 7 and figures["be_demo_web_green"]["conn_errors"] == 0
+    assert figures["be_demo_web_blue"]["requests"] == figures["be_demo_web_blue"]["status_2xx"] == 6
     assert figures["be_demo_web_blue"]["latency_ms"]["p99"] == 1000  # the /slow request
+    assert figures["be_demo_web_green"]["latency_ms"]["p99"] == 1
     assert figures["be_conductor_no_route"]["status_4xx"] == 1
     assert figures["fe_http"]["status_4xx"] == 1  # denied in the frontend: no backend
 
@@ -47,9 +48,13 @@ def test_classify(record, expected):
 
 
 def test_log_line_parsing_edge_cases():
-    assert parse_log_line("<134>Dec  1 08:00:00 haproxy[1]: CEv1 be_a t_1 200 -- 3 2") is None  # truncated
+    assert parse_log_line("CEv1 be_a t_1 200 -- 3 2") is None  # truncated
+    # The same format through a syslog socket (rfc3164 header) parses the same.
+    assert parse_log_line("<134>Dec  1 08:00:00 haproxy[1]: CEv1 be_a t_1 200 -- 3 2 0 9")["tt"] == 9
     assert parse_log_line(b"garbage") is None
     assert parse_log_line("<134>x haproxy[1]: CEv1 be_a <NOSRV> -1 CR 5 -1 -1")["status"] == -1
+    line = parse_log_line("<134>Dec  1 09:00:00 haproxy[7]: CEv1 be_a t_1 200 -- 12 10 1 5012")
+    assert (line["ta"], line["tr"], line["tc"], line["tt"]) == (12, 10, 1, 5012)
 
 
 def test_histogram_percentiles_are_bucket_upper_bounds():

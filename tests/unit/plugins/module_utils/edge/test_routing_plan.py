@@ -73,9 +73,14 @@ def test_decide_split(variants, entry, up, expected):
 
 def test_fallbacks_are_reported():
     split = decide_split(route("blue", "green"), {"green": 100, "preview": "green"}, {"blue"})
+    assert split["fallback"] is True
     assert split["notes"] == ["web: green has no server up, sending 100 % to blue instead",
                               "web: preview variant green has no server up, preview requests are routed like others"]
     assert decide_split(route("blue", "green"), {"green": 10, "preview": None}, {"blue", "green"})["notes"] == []
+    assert decide_split(route("blue", "green"), {"green": 10, "preview": None}, {"blue", "green"})["fallback"] is False
+    # Without a state entry there is nothing to fall back from, only a note when several variants run.
+    no_state = decide_split(route("blue", "green"), None, {"blue", "green"})
+    assert no_state["fallback"] is False and "no routing state for web" in no_state["notes"][0]
     assert decide_split(route("blue"), {"green": 0, "preview": None}, set())["notes"] == ["web: no server up in any variant"]
 
 

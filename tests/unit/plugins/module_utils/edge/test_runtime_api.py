@@ -16,10 +16,10 @@ def test_show_stat_recorded_on_haproxy_2_6():
     rows = parse_show_stat((FIXTURES / "show_stat.csv").read_text())
     by_name = dict(((r["pxname"], r["svname"]), r) for r in rows)
     green1 = by_name[("be_demo_web_green", "t_green1")]
-    assert (green1["status"], green1["hrsp_5xx"], green1["addr"], green1["weight"]) == ("UP", 6, "127.0.0.3:32949", 1)
+    assert (green1["status"], green1["hrsp_5xx"], green1["addr"], green1["weight"]) == ("UP", 7, "127.0.0.3:56113", 1)
     green2 = by_name[("be_demo_web_green", "t_green2")]
     assert green2["status"] == "DOWN" and green2["check_status"] == "L4CON"
-    assert by_name[("be_demo_web_blue", "BACKEND")]["hrsp_2xx"] == 7
+    assert by_name[("be_demo_web_blue", "BACKEND")]["hrsp_2xx"] == 6
     assert by_name[("fe_http", "FRONTEND")]["hrsp_4xx"] == 2
     assert "econ" not in by_name[("fe_http", "FRONTEND")]  # empty fields are left out
 
@@ -39,8 +39,8 @@ def test_show_info_and_show_proc_recorded():
     info = parse_show_info((FIXTURES / "show_info.txt").read_text())
     assert info["Version"].startswith("2.6.") and isinstance(info["Pid"], int)
     proc = parse_show_proc((FIXTURES / "show_proc.txt").read_text())
-    assert proc["master"] == {"pid": 3432, "reloads": 0, "failed": 0}
-    assert proc["workers"] == [{"pid": 3434, "reloads": 0}]
+    assert proc["master"] == {"pid": 12052, "reloads": 0, "failed": 0}
+    assert proc["workers"] == [{"pid": 12062, "reloads": 0}]
 
 
 def test_reload_answers_of_2_6_and_3_0():
