@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What the lab needs on this machine: a reachable Docker Engine and debootstrap.
+# What the lab needs on this machine: a reachable Docker Engine and debootstrap,
+# and HAProxy, which the edge agent's tests (tests/unit/edge) run for real.
 # Uses the engine DOCKER_HOST (or the default socket) points at; otherwise
 # installs Debian's docker.io and starts dockerd by hand (build machines have
 # no systemd).
@@ -11,6 +12,7 @@ engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 need_pkgs=()
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_pkgs+=(haproxy)
 if ! engine_up; then
   command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
   command -v docker >/dev/null 2>&1 || need_pkgs+=(docker-cli)
