@@ -29,6 +29,7 @@ EDGE_VERSION = "0.1.0"
 EDGE_PACKAGES = ["haproxy", "python3-minimal", "libpython3.13-stdlib", "busybox-static", "ca-certificates"]
 EDGE_FILES = ROOT / "roles" / "edge_proxy" / "files"
 EDGE_LIB = ROOT / "plugins" / "module_utils" / "edge"
+MANAGER_SIDE = ("proxy_client.py",)
 NAIVE_IMAGE = "conductor/naive-nginx:1"
 NAIVE_PACKAGES = ["nginx", "busybox-static"]
 
@@ -48,7 +49,8 @@ def _current(tag: str, recipe: str) -> bool:
 
 def edge_image() -> str:
     base = rootfs.build("edge", EDGE_PACKAGES)
-    lib = sorted(p for p in EDGE_LIB.glob("*.py"))
+    # What the agent imports: everything but the managers' side of the proxy.
+    lib = sorted(p for p in EDGE_LIB.glob("*.py") if p.name not in MANAGER_SIDE)
     files = [EDGE_FILES / "Dockerfile", EDGE_FILES / "edge_agent.py", *lib]
     tag = f"{EDGE_REPO}:{EDGE_VERSION}"
     recipe = _recipe(base, files)

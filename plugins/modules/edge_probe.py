@@ -19,6 +19,7 @@ author:
   - conductor.swarm developers (@conductor-swarm)
 extends_documentation_fragment:
   - conductor.swarm.docker
+  - conductor.swarm.edge
 attributes:
   check_mode:
     support: full
@@ -50,10 +51,6 @@ options:
     description: Seconds to wait for the answer.
     type: float
     default: 5
-  edge_service:
-    description: The edge proxy's Swarm service.
-    type: str
-    default: edge_proxy
 """
 
 EXAMPLES = r"""
@@ -78,13 +75,8 @@ body:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
-    DockerException,
-    RequestException,
-    SwarmClient,
-    docker_argument_spec,
-)
-from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EdgeError, EdgeProxy
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import docker_argument_spec
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EDGE_ARGS, edge_proxy_for, run_or_fail
 
 
 def main():
@@ -94,20 +86,13 @@ def main():
         path=dict(type="str", default="/"),
         host=dict(type="str"),
         timeout=dict(type="float", default=5),
-        edge_service=dict(type="str", default="edge_proxy"),
-    ), supports_check_mode=True)
+        **EDGE_ARGS), supports_check_mode=True)
     params = module.params
     if not params["path"].startswith("/"):
         module.fail_json(msg="path must start with /, not %r" % params["path"])
-    client = SwarmClient(module)
-    client.require_manager()
-    try:
-        status, body = EdgeProxy(client, params["edge_service"]).probe(
-            params["route"], params["path"], params["variant"], params["timeout"], host=params["host"])
-    except EdgeError as exc:
-        module.fail_json(msg=str(exc))
-    except (DockerException, RequestException) as exc:
-        module.fail_json(msg="cannot reach the edge proxy: %s" % exc)
+    proxy = edge_proxy_for(module)
+    status, body = run_or_fail(module, "cannot reach the edge proxy", lambda: proxy.probe(
+        params["route"], params["path"], params["variant"], params["timeout"], host=params["host"]))
     module.exit_json(changed=False, status=status, body=(body or "")[:4096])
 
 

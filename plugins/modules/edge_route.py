@@ -23,6 +23,7 @@ author:
   - conductor.swarm developers (@conductor-swarm)
 extends_documentation_fragment:
   - conductor.swarm.docker
+  - conductor.swarm.edge
 attributes:
   check_mode:
     support: full
@@ -46,10 +47,6 @@ options:
     description: The colour preview requests go to; none when omitted.
     type: str
     choices: [blue, green]
-  edge_service:
-    description: The edge proxy's Swarm service.
-    type: str
-    default: edge_proxy
   wait_timeout:
     description: Seconds to wait for every proxy task to apply the new state.
     type: int
@@ -76,13 +73,18 @@ applied_ms:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
-    DockerException,
-    RequestException,
-    SwarmClient,
-    docker_argument_spec,
-)
-from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EdgeError, EdgeProxy
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import docker_argument_spec
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EDGE_ARGS, edge_proxy_for, run_or_fail
+
+
+def switch(module, proxy):
+    params = module.params
+    if module.check_mode:
+        state = proxy.state()
+        entry = state["routes"].get(params["route"])
+        return entry != {"green": params["green"], "preview": params["preview"]}, state["generation"], 0
+    generation, changed = proxy.set_route(params["route"], params["green"], params["preview"])
+    return changed, generation, proxy.wait_applied(generation, params["wait_timeout"])
 
 
 def main():
@@ -90,27 +92,14 @@ def main():
         route=dict(type="str", required=True),
         green=dict(type="int", required=True),
         preview=dict(type="str", choices=["blue", "green"]),
-        edge_service=dict(type="str", default="edge_proxy"),
         wait_timeout=dict(type="int", default=10),
-    ), supports_check_mode=True)
-    params = module.params
-    if not 0 <= params["green"] <= 100:
-        module.fail_json(msg="green must be a percentage from 0 to 100, not %d; nothing was changed" % params["green"])
-    client = SwarmClient(module)
-    client.require_manager()
-    proxy = EdgeProxy(client, params["edge_service"])
-    try:
-        if module.check_mode:
-            state = proxy.state()
-            entry = state["routes"].get(params["route"])
-            wanted = dict({"green": params["green"]}, **({"preview": params["preview"]} if params["preview"] else {}))
-            module.exit_json(changed=entry != wanted, generation=state["generation"], applied_ms=0)
-        generation, changed = proxy.set_route(params["route"], params["green"], params["preview"])
-        seconds = proxy.wait_applied(generation, params["wait_timeout"])
-    except EdgeError as exc:
-        module.fail_json(msg=str(exc))
-    except (DockerException, RequestException) as exc:
-        module.fail_json(msg="cannot switch route %s: %s" % (params["route"], exc))
+        **EDGE_ARGS), supports_check_mode=True)
+    if not 0 <= module.params["green"] <= 100:
+        module.fail_json(msg="green must be a percentage from 0 to 100, not %d; nothing was changed"
+                         % module.params["green"])
+    proxy = edge_proxy_for(module)
+    changed, generation, seconds = run_or_fail(module, "cannot switch route %s" % module.params["route"],
+                                               lambda: switch(module, proxy))
     module.exit_json(changed=changed, generation=generation, applied_ms=int(round(seconds * 1000)))
 
 

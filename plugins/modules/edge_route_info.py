@@ -19,6 +19,7 @@ author:
   - conductor.swarm developers (@conductor-swarm)
 extends_documentation_fragment:
   - conductor.swarm.docker
+  - conductor.swarm.edge
 attributes:
   check_mode:
     support: full
@@ -37,10 +38,6 @@ options:
     description: Seconds since the epoch (the manager's clock) from which requests count; all since the proxy started
       when omitted.
     type: float
-  edge_service:
-    description: The edge proxy's Swarm service.
-    type: str
-    default: edge_proxy
 """
 
 EXAMPLES = r"""
@@ -70,36 +67,25 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
-    DockerException,
-    RequestException,
-    SwarmClient,
-    docker_argument_spec,
-)
-from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EdgeError, EdgeProxy
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import docker_argument_spec
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EDGE_ARGS, edge_proxy_for, run_or_fail
+
+
+def read(module, proxy):
+    result = {"changed": False, "state": proxy.state()}
+    if module.params["route"]:
+        result["metrics"] = proxy.metrics(module.params["route"], module.params["since"])
+    result["now"] = time.time()
+    return result
 
 
 def main():
     module = AnsibleModule(argument_spec=docker_argument_spec(
         route=dict(type="str"),
         since=dict(type="float"),
-        edge_service=dict(type="str", default="edge_proxy"),
-    ), supports_check_mode=True)
-    params = module.params
-    client = SwarmClient(module)
-    client.require_manager()
-    proxy = EdgeProxy(client, params["edge_service"])
-    result = {"changed": False}
-    try:
-        result["state"] = proxy.state()
-        if params["route"]:
-            result["metrics"] = proxy.metrics(params["route"], params["since"])
-        result["now"] = time.time()
-    except EdgeError as exc:
-        module.fail_json(msg=str(exc))
-    except (DockerException, RequestException) as exc:
-        module.fail_json(msg="cannot read the edge proxy: %s" % exc)
-    module.exit_json(**result)
+        **EDGE_ARGS), supports_check_mode=True)
+    proxy = edge_proxy_for(module)
+    module.exit_json(**run_or_fail(module, "cannot read the edge proxy", lambda: read(module, proxy)))
 
 
 if __name__ == "__main__":

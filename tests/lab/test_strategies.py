@@ -67,8 +67,10 @@ def test_recreate_reports_its_downtime(lab, manager):
     assert re.search(r"rolling out [\w, ]*strat_web[\w, ]* by recreate:", seen.result.stdout), seen.result.stdout[-3000:]
     update = web_services(manager)["strat_web"]["Spec"]["UpdateConfig"]
     assert (update["Parallelism"], update["Order"]) == (0, "stop-first")
-    # Every task stopped before the new ones started: clients saw a gap, and the figures say how long.
+    # Every task stopped before the new ones started: clients saw a gap, and the deploy says how long.
     assert seen.row["gap_ms"] > 500, seen.summary
+    assert re.search(r"strat_web: no task was running for [\d.]+s between the old version's last stop",
+                     seen.result.stdout), seen.result.stdout[-3000:]
     assert seen.row["failed"] > 0
 
 

@@ -19,6 +19,11 @@ import time
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.request import Request, build_opener, ProxyHandler
 
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
+    DockerException,
+    RequestException,
+    SwarmClient,
+)
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.haproxy_config import STATUS_PATH
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import VARIANTS, routes_from_services
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_plan import backend_name
@@ -34,8 +39,29 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state
 UPDATE_ATTEMPTS = 5
 
 
+# The option every edge module has (doc fragment conductor.swarm.edge).
+EDGE_ARGS = dict(edge_service=dict(type="str", default="edge_proxy"))
+
+
 class EdgeError(Exception):
     pass
+
+
+def edge_proxy_for(module):
+    """The edge proxy of the swarm this module's manager runs, or a failed module."""
+    client = SwarmClient(module)
+    client.require_manager()
+    return EdgeProxy(client, module.params["edge_service"])
+
+
+def run_or_fail(module, doing, call):
+    """call()'s result; an edge or Docker failure fails the module, saying what it was doing."""
+    try:
+        return call()
+    except EdgeError as exc:
+        module.fail_json(msg=str(exc))
+    except (DockerException, RequestException) as exc:
+        module.fail_json(msg="%s: %s" % (doing, exc))
 
 
 def _http(url, timeout, headers=None):

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.serving_gap import serving_gap
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
     CONVERGED,
     FAILED,
@@ -27,9 +28,9 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state impo
 CLOCK_GUARD_SECONDS = 30
 
 
-def outcome(verdict, reason, verdicts, seconds, assessments):
+def outcome(verdict, reason, verdicts, seconds, assessments, gaps=None):
     return {"verdict": verdict, "reason": reason, "services": verdicts, "seconds": round(seconds, 1),
-            "assessments": assessments}
+            "assessments": assessments, "gaps": gaps or {}}
 
 
 class Tracker(object):
@@ -84,10 +85,25 @@ class Tracker(object):
             if stack["verdict"] != PENDING:
                 prefix = "rollback of " if rolling_back else ""
                 self.say("  %sstack %s: %s after %.1fs" % (prefix, self.stack, stack["verdict"], elapsed))
-                return outcome(stack["verdict"], stack["reason"], verdicts, elapsed, assessments)
+                gaps = self.gaps(raw, tasks_by_service, targets, started_at) if stack["verdict"] == CONVERGED else {}
+                return outcome(stack["verdict"], stack["reason"], verdicts, elapsed, assessments, gaps)
             if now - manager_start > tracking["deadline"] + tracking["monitor"] + CLOCK_GUARD_SECONDS:
                 return outcome(FAILED, "no verdict within the deadline", verdicts, elapsed, assessments)
             self.clock.sleep(tracking["poll_interval"])
+
+    def gaps(self, raw, tasks_by_service, targets, started_at):
+        """Per service that had no task running for a while during the rollout: how long; and say so."""
+        found = {}
+        for service in raw["services"]:
+            name = service["Spec"]["Name"]
+            if name not in targets:
+                continue
+            gap = serving_gap(service, tasks_by_service.get(service["ID"], []), started_at)
+            if gap:
+                found[name] = gap
+                self.say("  %s: no task was running for %.1fs between the old version's last stop and the new "
+                         "one's first healthy start" % (name, gap))
+        return found
 
     def show(self, assessment, printed, rolling_back):
         name = assessment["name"]
