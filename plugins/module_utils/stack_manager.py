@@ -34,7 +34,12 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import read_routing_state
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import COLOUR_STRATEGIES
-from ansible_collections.conductor.swarm.plugins.module_utils.variants import as_variant, plan_colour, variant_name
+from ansible_collections.conductor.swarm.plugins.module_utils.variants import (
+    as_variant,
+    has_colours,
+    plan_colour,
+    variant_name,
+)
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import (
     describe as describe_strategies,
     plan_strategies,
@@ -189,17 +194,22 @@ class StackManager:
     def place_colours(self, desired, chosen, live):
         """Services rolled out by colour go to the idle colour; the live one is left alone.
 
-        Returns the desired specs by full name and, per such service (its route key),
-        the colour plan the controller switches traffic by.
+        A service that now rolls in place (rolling, recreate) but runs as colours is
+        updated in its live colour. Returns the desired specs by full name and, per
+        service that has colours (its route key), the plan the controller switches by.
         """
-        routes = [n for n in sorted(desired) if chosen[n] in COLOUR_STRATEGIES]
-        if not routes:
+        by_colour = [n for n in sorted(desired) if chosen[n] in COLOUR_STRATEGIES]
+        in_colour = [n for n in sorted(desired) if n not in by_colour and has_colours(n, live)]
+        if not by_colour and not in_colour:
             return desired, {}
         routing = self.routing_state()
-        placed = dict((n, spec) for n, spec in desired.items() if n not in routes)
+        placed = dict((n, spec) for n, spec in desired.items() if n not in by_colour + in_colour)
         colours = {}
-        for route in routes:
+        for route in by_colour + in_colour:
             plan = plan_colour(route, desired[route], live, routing.get(route), spec_hash)
+            if route in in_colour:
+                # Updated where it serves: the strategy's own update, no traffic to move.
+                plan = dict(plan, target=None, unchanged=True, in_place=True, others=[])
             variant = plan["live"] if plan["unchanged"] else plan["target"]
             spec = as_variant(desired[route], route, variant)
             placed[spec["Name"]] = spec

@@ -56,6 +56,12 @@ def variants_of(route, live):
     return found
 
 
+def has_colours(route, live):
+    """Whether the service runs as colours now (a blue or green variant that serves)."""
+    variants = variants_of(route, live)
+    return any(serving(variants.get(c)) for c in COLOURS)
+
+
 def serving(service):
     return service is not None and replicas_of(service) != 0
 

@@ -127,7 +127,10 @@ class Rollout(object):
         for note in (result.get("strategy") or {}).get("notes") or []:
             self.say("  " + note)
         for route, plan in sorted((result.get("variants") or {}).items()):
-            if plan["unchanged"]:
+            if plan.get("in_place"):
+                self.say("  %s: runs as colours; %s is updated in place, where it serves (%s)" % (
+                    route, plan["live"], plan["service"]))
+            elif plan["unchanged"]:
                 self.say("  %s: %s already runs this version and takes the traffic: nothing to switch" % (
                     route, plan["live"]))
             else:

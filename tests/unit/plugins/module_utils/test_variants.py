@@ -66,3 +66,10 @@ def test_a_variant_that_takes_no_traffic_before_or_after_is_listed_for_scaling_d
     services = live(plain, live_service("shop_web", "blue"))
     plan = v.plan_colour("shop_web", SPEC, services, {"green": 0}, spec_hash)
     assert (plan["live"], plan["target"], plan["others"]) == ("blue", "green", ["shop_web"])
+
+
+def test_a_service_runs_as_colours_only_while_a_colour_serves():
+    assert v.has_colours("shop_web", live(live_service("shop_web", "green"))) is True
+    assert v.has_colours("shop_web", live(live_service("shop_web", "green", replicas=0))) is False
+    plain = {"Spec": with_own_labels(SPEC)}
+    assert v.has_colours("shop_web", live(plain)) is False
