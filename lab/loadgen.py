@@ -209,7 +209,7 @@ def series(records, step=1.0):
     if not records:
         return []
     n = int(max(r.start for r in records) // step) + 1
-    buckets = [[] for _ in range(n)]
+    buckets = [[] for _n in range(n)]
     for r in records:
         buckets[int(r.start // step)].append(r)
     out = []
@@ -241,7 +241,7 @@ def format_summary(s):
     if s["switch_ms"] is not None:
         rows.append(("switch_ms", "%s (overlap %s ms)" % (s["switch_ms"], s["overlap_ms"]) if s["overlap"]
                      else s["switch_ms"]))
-    width = max(len(k) for k, _ in rows)
+    width = max(len(k) for k, _v in rows)
     return "\n".join("%-*s  %s" % (width, k, "-" if v is None else v) for k, v in rows)
 
 
@@ -628,7 +628,7 @@ def parse_mix(text):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0], formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--url", required=True, help="http://127.0.0.1:PORT (loopback only unless --allow-host)")
     ap.add_argument("--rate", type=float, default=300.0, help="requests per second (default 300)")
     ap.add_argument("--duration", type=float, help="seconds to send for (default: until --requests or 60 s)")

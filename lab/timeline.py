@@ -7,6 +7,7 @@ Panels share the time axis: requests/s (ok and failed), latency (p50/p99), and w
     python lab/timeline.py run.json deploy.png --event 12.3="rollout start"
 """
 import argparse
+import math
 import json
 import sys
 
@@ -69,7 +70,7 @@ def plot(run_or_series, path, title=None, events=None, step=1.0):
     p99 = [b["p99_ms"] if b["p99_ms"] is not None else float("nan") for b in series]
     ax_lat.plot(mid, p99, color="#ef6c00", marker=".", label="p99")
     ax_lat.plot(mid, p50, color="#1565c0", marker=".", label="p50")
-    if any(v == v and v > 0 for v in p50 + p99):   # NaN != NaN: log scale only with something to draw
+    if any(not math.isnan(v) and v > 0 for v in p50 + p99):   # log scale only with something to draw
         ax_lat.set_yscale("log")
     ax_lat.set_ylabel("latency ms")
     ax_lat.legend(loc="upper left", fontsize="small")

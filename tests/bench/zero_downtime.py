@@ -54,8 +54,8 @@ def deploy(lab, name, version, strategy="rolling", options=None, files=None, var
     proc = sh(["ansible-playbook", "playbooks/deploy.yml", "-e", "@%s" % path])
     (LOG_DIR / ("deploy-%s.log" % name)).write_text(proc.stdout)
     if (proc.returncode == 0) != expect_ok:
-        sys.exit("deploy %s: expected %s, got rc %d:\n%s" % (name, "success" if expect_ok else "a failure",
-                                                              proc.returncode, proc.stdout[-4000:]))
+        wanted = "success" if expect_ok else "a failure"
+        sys.exit("deploy %s: expected %s, got rc %d:\n%s" % (name, wanted, proc.returncode, proc.stdout[-4000:]))
     return proc
 
 
@@ -79,7 +79,7 @@ def scenario(rows, name, action, old, new, url=None, host=HOST, target=None):
     if target:
         row["target"], row["met"] = target(seen)
     rows.append(row)
-    events = [(t, label) for t, label in seen.run.events]
+    events = list(seen.run.events)
     timeline.plot(seen.run, str(OUT / ("zero-downtime-%s.png" % name)), "%s, %d req/s" % (name, RATE), events=events)
     print(table([row]), flush=True)
     return seen

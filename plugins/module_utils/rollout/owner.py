@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A deploy's rollout, owned in one place: apply, track, then clean up or roll back.
 
-Plain Python: the swarm is a Cluster (cluster.py), time a clock, output a `say`
-function, so a unit test drives a whole rollout with recorded answers.
+Plain Python: the swarm is a Cluster (cluster.py), the edge proxy a Proxy
+(proxy.py), time a clock, output a `say` function, so a unit test drives a whole
+rollout with recorded answers. tracker.py polls until a verdict; the strategies'
+releases (rollout/release.py) move traffic; serving_gap.py measures downtime.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -157,5 +157,3 @@ def release_colour(ctx, plan, options):
     ctx.cluster.scale(plan["live_service"], 0)
     return release_result(True, target, "%s serves; %s scaled down" % (target, live), figures=seen["figures"],
                           switch_ms=applied["applied_ms"])
-
-

@@ -84,8 +84,8 @@ def evaluate(canary, stable, gate, final=False):
             return {"verdict": PASS, "figures": figures,
                     "reason": "passed with only %d requests (min_requests %d): no errors seen" % (
                         figures["canary_requests"], gate["min_requests"])}
-        return {"verdict": WAIT, "reason": "%d of %d requests needed" % (figures["canary_requests"],
-                                                                           gate["min_requests"]), "figures": figures}
+        needed = "%d of %d requests needed" % (figures["canary_requests"], gate["min_requests"])
+        return {"verdict": WAIT, "reason": needed, "figures": figures}
     return {"verdict": PASS, "figures": figures,
             "reason": "error rate %.1f%% over %d requests, %d connection errors" % (
                 100 * rate, figures["canary_requests"], figures["canary_conn_errors"])}

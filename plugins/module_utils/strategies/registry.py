@@ -3,6 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which strategy a service rolls out with, and with which options, decided before any change.
 
+The strategies, one module each behind base.py's interface: rolling.py (Swarm's
+update, safe defaults), recreate.py (stop all, then start), blue_green.py (the
+other colour, smoke check, switch at once), canary.py (gated steps); gates.py
+judges the proxy's figures; options.py checks options.
+
 The deploy's `strategy` applies to every service; a service's own
 `conductor.swarm.strategy` label (Compose deploy.labels) overrides it.
 """

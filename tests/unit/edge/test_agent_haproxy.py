@@ -9,7 +9,6 @@ import shutil
 import socket
 import threading
 import time
-import urllib.request
 
 import pytest
 
@@ -122,7 +121,7 @@ class Load:
         self.lab, self.path = lab, path
         self.results = []
         self.stop_flag = False
-        self.clients = [Client(lab.http_port, host=host) for _ in range(clients)]
+        self.clients = [Client(lab.http_port, host=host) for _n in range(clients)]
         self.threads = [threading.Thread(target=self.run, args=(c,), daemon=True) for c in self.clients]
 
     def run(self, client):
@@ -156,7 +155,7 @@ def versions(results):
 def test_traffic_flows_to_the_live_colour_and_unknown_hosts_get_404(lab):
     lab.wait_generation(lab.generation)
     client = Client(lab.http_port)
-    got = [client.request("/") for _ in range(20)]
+    got = [client.request("/") for _n in range(20)]
     assert versions(got) == {"blue": 20}
     assert Client(lab.http_port, host="other.local").request("/")["status"] == 404
     post = client.request("/", method="POST", body=b"x" * 1000)
@@ -181,7 +180,7 @@ def test_switch_to_green_reaches_a_keep_alive_client_within_a_second(lab):
     first_green = seen[-1]
     assert first_green["version"] == "green", versions(seen)
     took = first_green["t"] - switched_at
-    after = [client.request("/") for _ in range(50)]
+    after = [client.request("/") for _n in range(50)]
     print("switch took %.0f ms (keep-alive client, %d requests before)" % (took * 1000, len(seen) - 1))
     assert took < 1.0
     assert versions(after) == {"green": 50}
@@ -196,14 +195,14 @@ def test_canary_ten_percent_and_preview_header(lab):
     lab.wait_generation(generation)
     client = Client(lab.http_port)
     n = 3000
-    got = versions(client.request("/") for _ in range(n))
+    got = versions(client.request("/") for _n in range(n))
     share = got.get("green", 0) / float(n)
     print("canary 10 %%: %d of %d requests to green (%.1f %%)" % (got.get("green", 0), n, share * 100))
     # Binomial sd at p=0.1, n=3000 is 0.55 %: the bound is 4.5 sd wide on each side
     # (a wrong share of 5 %, 15 %, 1/3 or 1/2 fails it, a right one passes but for 1 run in 100000).
     assert 0.075 <= share <= 0.125, got
     assert got.get("blue", 0) + got.get("green", 0) == n
-    preview = [client.request("/", headers={"X-Conductor-Preview": "1"}) for _ in range(30)]
+    preview = [client.request("/", headers={"X-Conductor-Preview": "1"}) for _n in range(30)]
     assert versions(preview) == {"green": 30}
 
 
@@ -213,7 +212,7 @@ def test_status_counts_5xx_per_backend_and_refuses_other_addresses(lab):
     lab.backends["green1"].fail = True
     try:
         client = Client(lab.http_port)
-        got = [client.request("/") for _ in range(400)]
+        got = [client.request("/") for _n in range(400)]
     finally:
         lab.backends["green1"].fail = False
     green_500 = len([r for r in got if r["version"] == "green" and r["status"] == 500])

@@ -7,7 +7,7 @@ def svc(name, labels):
     return {"ID": name + "-id", "Spec": {"Name": name, "Labels": labels}}
 
 
-ROUTES, _ = routes_from_services([
+ROUTES, _rest = routes_from_services([
     svc("demo_web", {"conductor.swarm.route.port": "8080", "conductor.swarm.route.host": "demo.local",
                      "conductor.swarm.route-key": "demo_web", "conductor.swarm.variant": "blue"}),
     svc("demo_web-green", {"conductor.swarm.route.port": "8080", "conductor.swarm.route.host": "demo.local",

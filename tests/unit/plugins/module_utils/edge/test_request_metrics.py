@@ -76,7 +76,7 @@ def test_histogram_percentiles_are_bucket_upper_bounds():
 
 def test_counters_merge_and_rates():
     a, b = BackendCounters(), BackendCounters()
-    for _ in range(9):
+    for _n in range(9):
         a.add(rec(status=200, ta=10))
     a.add(rec(status=500, ta=10))
     b.add(rec(status=503, term="SC", ta=3000, tr=-1, tc=-1))

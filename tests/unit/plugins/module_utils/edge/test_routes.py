@@ -78,19 +78,19 @@ def test_variants_disagreeing_on_path_and_duplicate_variant():
 
 
 def test_signature_ignores_ports_and_a_colour_with_the_same_health_path():
-    one, _ = routes_from_services([colour("demo_web", "blue")])
-    two, _ = routes_from_services([colour("demo_web", "blue"), colour("demo_web-green", "green",
-                                                                      **{"conductor.swarm.route.port": "9090"})])
+    one, _rest = routes_from_services([colour("demo_web", "blue")])
+    green_port = colour("demo_web-green", "green", **{"conductor.swarm.route.port": "9090"})
+    two, _rest = routes_from_services([colour("demo_web", "blue"), green_port])
     assert route_signature(one) == route_signature(two)
-    three, _ = routes_from_services([colour("demo_web", "blue"), colour("demo_web-green", "green",
-                                                                        **{"conductor.swarm.route.health": "/ready"})])
+    green_health = colour("demo_web-green", "green", **{"conductor.swarm.route.health": "/ready"})
+    three, _rest = routes_from_services([colour("demo_web", "blue"), green_health])
     assert route_signature(three) != route_signature(one)
     assert variant_health(three["demo_web"], "green") == "/ready"
     assert variant_health(three["demo_web"], "plain") == "/healthz"
 
 
 def test_route_order_most_specific_first():
-    routes, _ = routes_from_services([
+    routes, _rest = routes_from_services([
         service("root", {"conductor.swarm.route.port": "1"}),
         service("api", {"conductor.swarm.route.port": "1", "conductor.swarm.route.path": "/api"}),
         service("api_v2", {"conductor.swarm.route.port": "1", "conductor.swarm.route.path": "/api/v2"}),

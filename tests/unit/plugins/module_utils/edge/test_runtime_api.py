@@ -74,7 +74,7 @@ def test_client_over_a_unix_socket(tmp_path):
 
     def serve():
         for answer in (b"New server registered.\n\n", b"No such server.\n"):
-            conn, _ = server.accept()
+            conn, _rest = server.accept()
             data = b""
             while not data.endswith(b"\n"):
                 data += conn.recv(100)
