@@ -179,6 +179,9 @@ def test_plans_that_cannot_be_zero_downtime_are_warned_about_before_any_change(l
                   variables={"WEB_VERSION": "2.0.0", "EDGE_HOST": HOST}, check=True, verbose=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     text = " ".join(proc.stdout.split())
-    assert "strat_web: a single replica updated stop-first" in text, proc.stdout[-3000:]
-    assert "strat_web: stop_grace_period 1.0s is shorter than the 2s drain" in text
+    # web runs as colours (green serves since the canary abort): rolling updates green where it serves.
+    assert "strat_web: runs as colours; green is updated in place, where it serves (strat_web-green)" in text, \
+        proc.stdout[-3000:]
+    assert "strat_web-green: a single replica updated stop-first" in text, proc.stdout[-3000:]
+    assert "strat_web-green: stop_grace_period 1.0s is shorter than the 2s drain" in text
     assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
