@@ -26,8 +26,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state
 HASH_LABEL = "conductor.swarm.spec-hash"
 LAST_APPLIED_LABEL = "conductor.swarm.last-applied"
 # The edge proxy's routing state lives on its service, written by the switches, not by deploys.
-EDGE_STATE_LABEL = STATE_LABEL
-OWN_LABELS = (HASH_LABEL, LAST_APPLIED_LABEL, EDGE_STATE_LABEL)
+OWN_LABELS = (HASH_LABEL, LAST_APPLIED_LABEL, STATE_LABEL)
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 
 # Values Swarm writes into a stored spec when the request left them out.

@@ -31,9 +31,9 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state impo
     read_fail_mode,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import parse_service_route
-from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import read_routing_state
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EdgeError, EdgeProxy
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import STATE_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
-from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import COLOUR_STRATEGIES
 from ansible_collections.conductor.swarm.plugins.module_utils.variants import (
     as_variant,
     has_colours,
@@ -41,12 +41,12 @@ from ansible_collections.conductor.swarm.plugins.module_utils.variants import (
     variant_name,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import (
+    COLOUR_STRATEGIES,
     describe as describe_strategies,
     plan_strategies,
     warnings as strategy_warnings,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import (
-    EDGE_STATE_LABEL,
     changes,
     last_applied,
     normalize_live,
@@ -220,16 +220,13 @@ class StackManager:
 
     def routing_state(self):
         """The edge proxy's routing state ({route: {"green": percent, ...}}), read from its service."""
-        name = self.params["edge_service"]
-        found = [s for s in self.client.api.services(filters={"name": name}) if s["Spec"]["Name"] == name]
-        if not found:
-            self.module.fail_json(msg="blue-green and canary need the edge proxy, but its service %s does not exist "
-                                  "(deploy it with the conductor.swarm.edge_proxy role); nothing was changed" % name)
         try:
-            return read_routing_state((found[0]["Spec"].get("Labels") or {}).get(EDGE_STATE_LABEL))["routes"]
-        except ValueError as exc:
+            return EdgeProxy(self.client, self.params["edge_service"]).state()["routes"]
+        except EdgeError as exc:
+            self.module.fail_json(msg="blue-green and canary need the edge proxy: %s; nothing was changed" % exc)
+        except ValueError as exc:  # StateError
             self.module.fail_json(msg="the edge proxy's routing state on service %s is unreadable (%s); nothing was "
-                                  "changed" % (name, exc))
+                                  "changed" % (self.params["edge_service"], exc))
 
     # --- checks before anything changes ---------------------------------------
 
@@ -359,9 +356,9 @@ class StackManager:
                 # As docker stack deploy does: a different ForceUpdate would restart every task.
                 spec["TaskTemplate"]["ForceUpdate"] = service["Spec"]["TaskTemplate"].get("ForceUpdate", 0)
                 # A redeploy of the edge proxy keeps the routing state the switches wrote.
-                state = (service["Spec"].get("Labels") or {}).get(EDGE_STATE_LABEL)
+                state = (service["Spec"].get("Labels") or {}).get(STATE_LABEL)
                 if state is not None:
-                    spec["Labels"][EDGE_STATE_LABEL] = state
+                    spec["Labels"][STATE_LABEL] = state
                 self.client.update_service(service["ID"], service["Version"]["Index"], spec, auth)
                 self.undo.append(("update", service["ID"], name))
             inspected = self.client.api.inspect_service(result["services"][name]["id"])

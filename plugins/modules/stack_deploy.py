@@ -142,7 +142,9 @@ options:
         C(failure_action=rollback) and, for a service with a healthcheck and no host-mode port, C(order=start-first)
         where the file leaves them out. V(recreate) stops every task of a changed service, then starts the new
         version (downtime expected).
-      - V(blue-green) and V(canary) need the edge proxy and are refused, before any change, by this version.
+      - V(blue-green) and V(canary) switch traffic through the edge proxy (role C(conductor.swarm.edge_proxy)); without
+        it, or without a service that has a route (C(conductor.swarm.route.*) labels), they are refused before any
+        change. Services without a route roll out in place.
       - A service's C(conductor.swarm.strategy) label (Compose C(deploy.labels)) overrides this for that service.
     type: str
     choices: [blue-green, canary, recreate, rolling]

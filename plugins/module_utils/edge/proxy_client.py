@@ -30,9 +30,10 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_plan 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import (
     PREVIEW_HEADER,
     STATE_LABEL,
-    read_routing_state,
+    StateError,
+    parse_state,
+    serialise_state,
     with_route,
-    write_routing_state,
 )
 
 # Swarm's optimistic lock: a label update racing another update is retried on a fresh read.
@@ -60,6 +61,8 @@ def run_or_fail(module, doing, call):
         return call()
     except EdgeError as exc:
         module.fail_json(msg=str(exc))
+    except StateError as exc:
+        module.fail_json(msg="%s: the routing state on the edge proxy's service is unreadable: %s" % (doing, exc))
     except (DockerException, RequestException) as exc:
         module.fail_json(msg="%s: %s" % (doing, exc))
 
@@ -119,7 +122,7 @@ class EdgeProxy(object):
 
     def state(self, service=None):
         service = service or self.service()
-        return read_routing_state((service["Spec"].get("Labels") or {}).get(STATE_LABEL))
+        return parse_state((service["Spec"].get("Labels") or {}).get(STATE_LABEL))
 
     def set_route(self, route, green, preview):
         """Write the route's new state; (generation, changed). Retries Swarm's 'update out of sequence'."""
@@ -130,7 +133,7 @@ class EdgeProxy(object):
             if new == state:
                 return state["generation"], False
             spec = dict(service["Spec"])
-            spec["Labels"] = dict(spec.get("Labels") or {}, **{STATE_LABEL: write_routing_state(new)})
+            spec["Labels"] = dict(spec.get("Labels") or {}, **{STATE_LABEL: serialise_state(new)})
             try:
                 self.client.update_service(service["ID"], service["Version"]["Index"], spec)
                 return new["generation"], True

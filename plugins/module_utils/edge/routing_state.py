@@ -21,7 +21,7 @@ Unknown keys are rejected, so a typo never reads as "0 % to green".
 
 Public API: ``STATE_LABEL``, ``StateError``, ``validate_state(obj)``,
 ``parse_state(text)``, ``serialise_state(state)``, ``empty_state()``,
-``validate_steps(steps)`` (canary steps: increasing percentages ending at 100).
+``with_route(state, route, green, preview)`` (one route changed, the generation moved).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -109,33 +109,6 @@ def serialise_state(state):
     return json.dumps({"generation": state["generation"], "routes": routes}, sort_keys=True, separators=(",", ":"))
 
 
-def validate_steps(steps):
-    """Canary steps -> list of ints; each 1..100, strictly increasing, the last 100."""
-    if not isinstance(steps, (list, tuple)) or not steps:
-        raise StateError("canary steps must be a non-empty list of percentages, got %r" % (steps,))
-    problems = []
-    previous = 0
-    for index, step in enumerate(steps):
-        if not _is_int(step) or not 1 <= step <= 100:
-            problems.append("step %d must be an integer percentage 1..100, got %r" % (index + 1, step))
-            continue
-        if step <= previous:
-            problems.append("step %d (%d) must be greater than the step before (%d)" % (index + 1, step, previous))
-        previous = step
-    if not problems and steps[-1] != 100:
-        problems.append("the last step must be 100, got %r" % (steps[-1],))
-    if problems:
-        raise StateError("canary steps: " + "; ".join(problems))
-    return list(steps)
-
-
-# --- for the manager-side modules: read, change one route, write ------------------------------------------------
-
-def read_routing_state(text):
-    """As parse_state; the name the deploy side reads it by."""
-    return parse_state(text)
-
-
 def with_route(state, route, green, preview):
     """A new state with one route set; the generation moves only when something changed."""
     routes = dict(state["routes"])
@@ -145,6 +118,3 @@ def with_route(state, route, green, preview):
     routes[route] = entry
     return validate_state({"generation": state["generation"] + 1, "routes": routes})
 
-
-def write_routing_state(state):
-    return serialise_state(state)

@@ -6,8 +6,8 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import (
     empty_state,
     parse_state,
+    serialise_state,
     with_route,
-    write_routing_state,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies import gates
 
@@ -52,4 +52,4 @@ def test_a_route_change_moves_the_generation_once():
     state = with_route(empty_state(), "shop_web", 10, "green")
     assert state["generation"] == 1
     assert with_route(state, "shop_web", 10, "green") is state
-    assert parse_state(write_routing_state(state)) == state
+    assert parse_state(serialise_state(state)) == state

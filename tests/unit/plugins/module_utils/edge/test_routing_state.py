@@ -3,7 +3,7 @@ import json
 import pytest
 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import (
-    STATE_LABEL, StateError, empty_state, parse_state, serialise_state, validate_state, validate_steps)
+    STATE_LABEL, StateError, empty_state, parse_state, serialise_state, validate_state)
 
 
 def test_label_name_and_empty_state():
@@ -57,24 +57,3 @@ def test_every_problem_reported_at_once_and_bad_json():
     with pytest.raises(StateError):
         serialise_state({"generation": 1, "routes": {"a": {"green": 101}}})
     assert json.loads(serialise_state({"generation": 1, "routes": {}})) == {"generation": 1, "routes": {}}
-
-
-@pytest.mark.parametrize("steps", [[100], [10, 50, 100], [1, 2, 100]])
-def test_canary_steps_accepted(steps):
-    assert validate_steps(steps) == steps
-
-
-@pytest.mark.parametrize("steps, message", [
-    ([10, 10, 100], "step 2 (10) must be greater than the step before (10)"),
-    ([50, 10, 100], "step 2 (10) must be greater"),
-    ([10, 50], "the last step must be 100"),
-    ([0, 100], "step 1 must be an integer percentage 1..100, got 0"),
-    ([10, 150], "step 2 must be an integer percentage 1..100, got 150"),
-    ([10, "50", 100], "got '50'"),
-    ([], "non-empty list"),
-    ("10,100", "non-empty list"),
-])
-def test_canary_steps_rejected(steps, message):
-    with pytest.raises(StateError) as err:
-        validate_steps(steps)
-    assert message in str(err.value)
