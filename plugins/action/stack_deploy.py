@@ -150,8 +150,7 @@ class ActionModule(ActionBase):
         except StrategyError as exc:
             raise AnsibleActionFail("the strategy was rejected, nothing was changed: %s" % exc)
         rollout = Rollout(cluster, args.get("name"), tracking, display.display, SystemClock(),
-                          check_mode=self._task.check_mode, proxy=ModuleProxy(cluster, args["edge_service"]),
-                          strategy_options=args["strategy_options"])
+                          check_mode=self._task.check_mode, proxy=ModuleProxy(cluster, args["edge_service"]))
         result.update(rollout.run())
         return result
 

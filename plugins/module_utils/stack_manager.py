@@ -167,7 +167,7 @@ class StackManager:
         result["strategy"] = {"name": self.params["strategy"],
                               "plan": describe_strategies(dict((n, chosen[n]) for n in rolled_out), checked),
                               "warnings": strategy_warnings(desired, chosen, checked, rolled_out),
-                              "notes": fallbacks}
+                              "notes": fallbacks, "options": checked}
         for warning in result["strategy"]["warnings"]:
             self.module.warn(warning)
         # A colour that already runs the files' spec still has traffic to take over: that is a change too.

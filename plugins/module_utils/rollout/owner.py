@@ -32,10 +32,9 @@ def summary(rollout):
 class Rollout(object):
     """tracking: wait, deadline, service_deadline, monitor, rollback, poll_interval, log_lines."""
 
-    def __init__(self, cluster, stack, tracking, say, clock, check_mode=False, proxy=None, strategy_options=None):
+    def __init__(self, cluster, stack, tracking, say, clock, check_mode=False, proxy=None):
         self.cluster = cluster
         self.proxy = proxy
-        self.strategy_options = strategy_options or {}
         self.clock = clock
         self.stack = stack
         self.tracking = tracking
@@ -77,15 +76,14 @@ class Rollout(object):
         variants = result.get("variants") or {}
         result["serving"] = dict((route, plan["live"]) for route, plan in variants.items())
         failed = {}
-        default = (result.get("strategy") or {}).get("name")
+        # The options each strategy runs with, as the manager checked them before the change.
+        options = (result.get("strategy") or {}).get("options") or {}
         ctx = ReleaseContext(self.cluster, self.proxy, self.say, self.clock, self.tracking["poll_interval"])
         for route, plan in sorted(variants.items()):
             if plan["unchanged"]:
                 continue
-            strategy = STRATEGIES[plan["strategy"]]
-            options = strategy.validate(self.strategy_options if plan["strategy"] == default else {})
             try:
-                released = strategy.release(ctx, plan, options)
+                released = STRATEGIES[plan["strategy"]].release(ctx, plan, options[plan["strategy"]])
             except (ProxyError, ClusterError) as exc:
                 released = {"ok": False, "serving": None, "reason": "the release stopped half way: %s" % exc}
             result.setdefault("releases", {})[route] = released
@@ -108,16 +106,10 @@ class Rollout(object):
         colour_services = set(p["service"] for p in (result.get("variants") or {}).values())
         others = dict((n, s) for n, s in changed.items() if n not in colour_services)
         result["failed"] = True
-        if others and self.tracking["rollback"]:
-            undo = self.cluster.roll_back(
-                services=sorted(n for n, s in others.items() if s["action"] == "update"),
-                expected_hashes=dict((n, s["spec_hash"]) for n, s in others.items()),
-                remove=sorted(n for n, s in others.items() if s["action"] == "create"))
-            result["rollback"] = undo
-        result["msg"] = "deploy of stack %s failed: %s%s" % (
-            self.stack, why, "; the other services changed were rolled back" if others and self.tracking["rollback"]
-            else "")
-        return result
+        if not others:
+            result["msg"] = "deploy of stack %s failed: %s" % (self.stack, why)
+            return result
+        return self.roll_back(result, others, why)
 
     def say_plan(self, result):
         """What each strategy does with which services, and where each colour release goes."""
@@ -183,6 +175,11 @@ class Rollout(object):
         result["rollout"] = dict(summary(rollout), logs=logs)
         for line in lines:
             self.say("  " + line)
+        return self.roll_back(result, changed, why)
+
+    def roll_back(self, result, changed, why):
+        """The changed services back on their previous specs, tracked until they are; the task's message says how it
+        went, then why the deploy failed."""
         if not self.tracking["rollback"]:
             result["msg"] = "deploy of stack %s failed; rollback is off, so the stack is left as it is. %s" % (
                 self.stack, why)

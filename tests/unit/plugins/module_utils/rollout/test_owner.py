@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import Cluster, ClusterError
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
 from ansible_collections.conductor.swarm.plugins.module_utils import rollout_state as rs
+from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import STRATEGIES
 
 RECORDED = os.path.join(os.path.dirname(__file__), "..", "fixtures", "rollout", "recorded")
 TRACKING = {"wait": True, "deadline": 600, "service_deadline": 300, "monitor": 0, "rollback": True,
@@ -146,3 +147,51 @@ def test_check_mode_and_no_wait_only_apply(check_mode, tracking):
     result, said = run(cluster, check_mode=check_mode, **tracking)
     assert [c[0] for c in cluster.calls] == ["apply"]
     assert "rollout" not in result and said == []
+
+
+class SmokeFailingProxy(object):
+    def __init__(self):
+        self.routes = []
+
+    def route(self, route, green, preview=None):
+        self.routes.append((route, green, preview))
+        return {"generation": len(self.routes), "applied_ms": 30}
+
+    def metrics(self, route, since):
+        return {}
+
+    def probe(self, route, path, variant, timeout):
+        return 503, "draining"
+
+
+class ColourCluster(RecordedCluster):
+    """The recorded service rolls out as the green colour of route `demo`, with the options the module checked."""
+
+    def __init__(self, rec):
+        RecordedCluster.__init__(self, rec)
+        self.scaled = []
+
+    def apply(self, **overrides):
+        result = RecordedCluster.apply(self, **overrides)
+        options = STRATEGIES["blue-green"].validate({"smoke": {"attempts": 2}})
+        result["strategy"] = {"name": "blue-green", "options": {"blue-green": options}, "plan": {}, "notes": []}
+        result["variants"] = {"demo": {"route": "demo", "live": "blue", "target": "green", "service": "demo_web",
+                                       "live_service": "demo-blue", "unchanged": False, "others": [],
+                                       "strategy": "blue-green"}}
+        return result
+
+    def scale(self, service, replicas):
+        self.scaled.append((service, replicas))
+        return {"changed": True}
+
+
+def test_a_colour_that_fails_its_smoke_check_fails_the_deploy_and_leaves_traffic_alone():
+    cluster, proxy, said = ColourCluster(recording("update-converged")), SmokeFailingProxy(), []
+    result = Rollout(cluster, "demo", TRACKING, said.append, FakeClock(), proxy=proxy).run()
+    assert result["failed"] is True
+    assert result["msg"] == ("deploy of stack demo failed: demo: smoke check of green failed, traffic never moved: "
+                             "GET / through the preview route answered 503, expected 200 (2 attempts)")
+    assert [green for _route, green, _preview in proxy.routes] == [0, 0]  # blue kept all traffic
+    assert cluster.scaled == [("demo_web", 0)]
+    assert result["serving"] == {"demo": "blue"}
+    assert not [c for c in cluster.calls if c[0] in ("roll_back", "cleanup")]
