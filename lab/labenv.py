@@ -68,10 +68,15 @@ def write_deploy_vars(path, lab, stack, files, variables=None, **more):
                                 "serveraddress": lab["registry"]["address_in_lab"]},
         "stack_with_registry_auth": True,
     }, **more)
+    return write_private_json(path, evars)
+
+
+def write_private_json(path, data):
+    """JSON in a file only root can read (it may hold a password)."""
     fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # also when the file was already there
     with os.fdopen(fd, "w") as f:
-        json.dump(evars, f)
+        json.dump(data, f)
     return path
 
 
@@ -130,13 +135,11 @@ def edge_url(host_name=None):
 def deploy_edge(lab, log_dir, extra=()):
     """The edge proxy on the lab's manager, from the lab registry (playbooks/edge_proxy.yml)."""
     reg = lab["registry"]
-    path = Path(log_dir) / "vars-edge.json"
-    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"edge_proxy_image": "%s/%s" % (reg["address_in_lab"], EDGE_IMAGE),
-                   "edge_proxy_registry_auth": {"username": reg["username"], "password": lab["password"],
-                                                "serveraddress": reg["address_in_lab"]},
-                   "edge_proxy_with_registry_auth": True}, f)
+    path = write_private_json(Path(log_dir) / "vars-edge.json", {
+        "edge_proxy_image": "%s/%s" % (reg["address_in_lab"], EDGE_IMAGE),
+        "edge_proxy_registry_auth": {"username": reg["username"], "password": lab["password"],
+                                     "serveraddress": reg["address_in_lab"]},
+        "edge_proxy_with_registry_auth": True})
     proc = sh(["ansible-playbook", "playbooks/edge_proxy.yml", "-e", "@%s" % path, *extra])
     (Path(log_dir) / "edge-proxy.log").write_text(proc.stdout)
     if proc.returncode != 0:

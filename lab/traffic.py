@@ -15,7 +15,7 @@ from loadgen import LoadGenerator
 
 
 class Seen:
-    def __init__(self, run, summary, action_result, rollout_s, old, new):
+    def __init__(self, run, summary, action_result, rollout_s):
         self.run = run
         self.summary = summary
         self.result = action_result
@@ -25,7 +25,6 @@ class Seen:
             "rollout_s": round(rollout_s, 1), "switch_ms": summary.get("switch_ms"), "gap_ms": summary.get("gap_ms"),
             "versions": summary["versions"],
         }
-        self.old, self.new = old, new
 
 
 def under_load(url, host, action, rate=300, min_requests=10000, old=None, new=None, lead=3.0, tail=3.0,
@@ -48,7 +47,7 @@ def under_load(url, host, action, rate=300, min_requests=10000, old=None, new=No
     finally:
         gen.stop()
     run = gen.result(timeout=timeout + 30)
-    return Seen(run, run.summary(old=old, new=new), result, rollout_s, old, new)
+    return Seen(run, run.summary(old=old, new=new), result, rollout_s)
 
 
 def table(rows, columns=("scenario", "requests", "failed", "conn_errors", "non_2xx", "p50_ms", "p99_ms", "rollout_s",

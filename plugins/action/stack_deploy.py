@@ -64,27 +64,28 @@ class ModuleCluster(Cluster):
     def run(self, module, args):
         return self.action._execute_module(module, module_args=args, task_vars=self.action.task_vars)
 
+    def run_or_raise(self, module, args):
+        """A module the rollout cannot go on without: its failure is a ClusterError."""
+        result = self.run(module, args)
+        if result.get("failed"):
+            raise ClusterError(result.get("msg"))
+        return result
+
     def apply(self, **overrides):
         return self.run("conductor.swarm.stack_deploy", dict(self.module_args, **overrides))
 
     def poll(self, services, logs_for=()):
         args = dict(self.connection_args, name=self.stack, services=list(services), raw=True,
                     logs_for=list(logs_for), log_lines=self.log_lines)
-        info = self.run("conductor.swarm.stack_info", args)
-        if info.get("failed"):
-            raise ClusterError(info.get("msg"))
-        return info
+        return self.run_or_raise("conductor.swarm.stack_info", args)
 
     def roll_back(self, services, expected_hashes, remove):
         return self.run("conductor.swarm.stack_rollback", dict(
             self.connection_args, name=self.stack, services=services, expected_hashes=expected_hashes, remove=remove))
 
     def scale(self, service, replicas):
-        scaled = self.run("conductor.swarm.stack_variant", dict(
+        return self.run_or_raise("conductor.swarm.stack_variant", dict(
             self.connection_args, name=self.stack, service=service, replicas=replicas))
-        if scaled.get("failed"):
-            raise ClusterError(scaled.get("msg"))
-        return scaled
 
     def cleanup(self):
         return self.apply(phase="cleanup")

@@ -16,12 +16,11 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import ROUTE_KEY_LABEL, VARIANT_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import ROUTE_KEY_LABEL, VARIANT_LABEL, VARIANTS
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import HASH_LABEL
 
-BLUE = "blue"
-GREEN = "green"
-PLAIN = "plain"
+# The edge proxy's variant names (edge/routes.py), in its order: plain, then the colours.
+PLAIN, BLUE, GREEN = VARIANTS
 COLOURS = (BLUE, GREEN)
 
 
@@ -87,7 +86,9 @@ def live_variant(route, live, routing):
 
 
 def target_variant(live):
-    """The colour the new version goes to, given the live variant."""
+    """The colour the new version goes to, given the live variant (None: nothing live yet, so blue goes first)."""
+    if live not in (None,) + VARIANTS:
+        raise ValueError("unknown variant %r" % live)
     return GREEN if live == BLUE else BLUE
 
 

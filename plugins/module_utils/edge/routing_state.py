@@ -30,9 +30,11 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import VARIANTS
+
 STATE_LABEL = "conductor.swarm.edge.state"
 PREVIEW_HEADER = "X-Conductor-Preview"
-STATE_VARIANTS = ("plain", "blue", "green")
+STATE_VARIANTS = VARIANTS
 _TOP_KEYS = ("generation", "routes")
 _ROUTE_KEYS = ("green", "preview")
 
@@ -117,4 +119,3 @@ def with_route(state, route, green, preview):
         return state
     routes[route] = entry
     return validate_state({"generation": state["generation"] + 1, "routes": routes})
-

@@ -19,6 +19,7 @@ __metaclass__ = type
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.release import green_share, release_result
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies import gates
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.base import Strategy
+from ansible_collections.conductor.swarm.plugins.module_utils.variants import COLOURS
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import (
     StrategyError,
     at_least,
@@ -26,9 +27,6 @@ from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options
     check_options,
 )
 
-BLUE = "blue"
-GREEN = "green"
-COLOURS = (BLUE, GREEN)
 
 SMOKE_SCHEMA = {
     "path": ("str", "/", None),
@@ -37,15 +35,6 @@ SMOKE_SCHEMA = {
     "timeout": ("float", 5, at_least(0.1)),
     "attempts": ("int", 3, at_least(1)),
 }
-
-
-def other(colour):
-    """The idle colour, given the live one (None: nothing live yet, so blue goes first)."""
-    if colour is None:
-        return BLUE
-    if colour not in COLOURS:
-        raise ValueError("unknown colour %r" % colour)
-    return GREEN if colour == BLUE else BLUE
 
 
 def smoke_passed(smoke, status, body):

@@ -4,6 +4,7 @@ import copy
 import pytest
 
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies import blue_green, canary, gates
+from ansible_collections.conductor.swarm.plugins.module_utils.variants import target_variant
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import (
     STRATEGIES,
@@ -228,10 +229,10 @@ def test_latency_is_judged_alone_and_against_stable():
 # --- blue/green ------------------------------------------------------------------
 
 def test_blue_goes_first_then_colours_alternate():
-    assert blue_green.other(None) == "blue"
-    assert blue_green.other("blue") == "green" and blue_green.other("green") == "blue"
+    assert target_variant(None) == "blue" and target_variant("plain") == "blue"
+    assert target_variant("blue") == "green" and target_variant("green") == "blue"
     with pytest.raises(ValueError):
-        blue_green.other("red")
+        target_variant("red")
 
 
 def test_smoke_check_status_and_body():
