@@ -174,7 +174,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             super().handle_one_request()
         finally:
-            self.app.connections.set(self.connection, False)
+            # A connection about to close is not idle: the drain must not count it as one it closed.
+            if not self.close_connection:
+                self.app.connections.set(self.connection, False)
         if self._code is not None:
             self.log_request(self._code)
 
