@@ -34,6 +34,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EdgeError, EdgeProxy
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import STATE_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
+from ansible_collections.conductor.swarm.plugins.module_utils.variant_router import RouterError, router_spec
 from ansible_collections.conductor.swarm.plugins.module_utils.variants import (
     as_variant,
     has_colours,
@@ -202,10 +203,21 @@ class StackManager:
         in_colour = [n for n in sorted(desired) if n not in by_colour and has_colours(n, live)]
         if not by_colour and not in_colour:
             return desired, {}
-        routing = self.routing_state()
+        edge = self.edge_service()
+        routing = self.routing_state(edge)
         placed = dict((n, spec) for n, spec in desired.items() if n not in by_colour + in_colour)
         colours = {}
         for route in by_colour + in_colour:
+            try:
+                router = router_spec(route, desired[route], edge)
+            except RouterError as exc:
+                self.module.fail_json(msg="%s runs as colours, and its router cannot be built: %s; nothing was "
+                                      "changed" % (route, exc))
+            if router["Name"] in desired:
+                self.module.fail_json(msg="the stack has a service named %s: that name is %s's router; rename it, "
+                                      "nothing was changed" % (router["Name"], route))
+            placed[router["Name"]] = router
+            chosen[router["Name"]] = "rolling"
             plan = plan_colour(route, desired[route], live, routing.get(route), spec_hash)
             if route in in_colour:
                 # Updated where it serves: the strategy's own update, no traffic to move.
@@ -214,16 +226,21 @@ class StackManager:
             spec = as_variant(desired[route], route, variant)
             placed[spec["Name"]] = spec
             chosen[spec["Name"]] = chosen[route]
-            colours[route] = dict(plan, strategy=chosen[route], service=spec["Name"],
+            colours[route] = dict(plan, strategy=chosen[route], service=spec["Name"], router=router["Name"],
+                                  keep=plan["keep"] + [router["Name"]],
                                   live_service=variant_name(route, plan["live"]) if plan["live"] else None)
         return placed, colours
 
-    def routing_state(self):
-        """The edge proxy's routing state ({route: {"green": percent, ...}}), read from its service."""
+    def edge_service(self):
         try:
-            return EdgeProxy(self.client, self.params["edge_service"]).state()["routes"]
+            return EdgeProxy(self.client, self.params["edge_service"]).service()
         except EdgeError as exc:
             self.module.fail_json(msg="blue-green and canary need the edge proxy: %s; nothing was changed" % exc)
+
+    def routing_state(self, edge):
+        """The edge proxy's routing state ({route: {"green": percent, ...}}), read from its service."""
+        try:
+            return EdgeProxy(self.client, self.params["edge_service"]).state(edge)["routes"]
         except ValueError as exc:  # StateError
             self.module.fail_json(msg="the edge proxy's routing state on service %s is unreadable (%s); nothing was "
                                   "changed" % (self.params["edge_service"], exc))

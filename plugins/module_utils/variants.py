@@ -17,7 +17,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import ROUTE_KEY_LABEL, VARIANT_LABEL, VARIANTS
-from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import HASH_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import HASH_LABEL, NAMESPACE_LABEL
 
 # The edge proxy's variant names (edge/routes.py), in its order: plain, then the colours.
 PLAIN, BLUE, GREEN = VARIANTS
@@ -29,12 +29,23 @@ def variant_name(route, variant):
 
 
 def as_variant(spec, route, variant):
-    """The spec of one colour of the service: its own name, labelled with route and colour."""
+    """The spec of one colour of the service: its own name, labelled with route and colour.
+
+    A colour answers on its networks to its own name only (`web-blue`): the
+    service's name and aliases belong to its router (variant_router.py), so
+    callers inside the stack reach what the proxy routes to, not both colours.
+    """
     spec = copy.deepcopy(spec)
     spec["Name"] = variant_name(route, variant)
     labels = spec.setdefault("Labels", {})
     labels[ROUTE_KEY_LABEL] = route
     labels[VARIANT_LABEL] = variant
+    if variant != PLAIN:
+        stack = labels.get(NAMESPACE_LABEL)
+        name = route[len(stack) + 1:] if stack and route.startswith(stack + "_") else route
+        for attachment in (spec.get("TaskTemplate") or {}).get("Networks") or []:
+            if attachment.get("Aliases"):
+                attachment["Aliases"] = [variant_name(name, variant)]
     return spec
 
 

@@ -5,7 +5,8 @@ keep-alive, 10 % slow requests, 10 % POSTs, every request recorded) goes from
 this machine to the edge proxy's 127.0.0.1 port throughout each scenario, while
 playbooks/deploy.yml releases a new version of the example's web service:
 
-  rolling, recreate, blue-green, blue-green-back (deploying the previous version
+  rolling, recreate, recreate-hold (recreate with the proxy holding requests
+  through the gap: route label conductor.swarm.route.hold), blue-green, blue-green-back (deploying the previous version
   again while its colour is still up), canary-promote, canary-abort (the new
   version answers FAIL_RATE of its requests with 500), rollback (a rolling
   update whose healthcheck never passes);
@@ -123,6 +124,12 @@ def main():
     scenario(rows, "swarm-defaults", lambda: deploy(lab, "swarm-defaults", "1.0.0", files=defaults), "2.0.0", "1.0.0")
     scenario(rows, "recreate", lambda: deploy(lab, "recreate", "2.0.0", strategy="recreate"), "1.0.0", "2.0.0",
              target=lambda seen: ("downtime reported: gap %s ms" % seen.row["gap_ms"], True))
+    # Recreate again, the proxy holding requests while no task is up (route label hold, set beforehand).
+    hold = {"WEB_HOLD": "20s"}
+    deploy(lab, "recreate-hold-setup", "2.0.0", variables=hold)
+    settle()
+    scenario(rows, "recreate-hold", lambda: deploy(lab, "recreate-hold", "1.0.0", strategy="recreate", variables=hold),
+             "2.0.0", "1.0.0", target=zero_failed)
 
     # Blue/green: 2.0.0 beside 1.0.0, then 1.0.0 again while its colour is still up.
     remove_stack(STACK)

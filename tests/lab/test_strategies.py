@@ -4,14 +4,17 @@ Load is lab/loadgen.py through the edge proxy's 127.0.0.1 port: constant rate,
 keep-alive, 10 % slow requests and 10 % POSTs, every request recorded (a few
 thousand per test). The tests share one stack and run in file order.
 """
+import ast
 import json
 import re
+import subprocess
 import time
 
 import pytest
+import yaml
 
 from conftest import LOG_DIR, ROOT, deploy, services
-from labenv import deploy_edge, edge_url, on_manager, remove_stack
+from labenv import INVENTORY, deploy_edge, edge_url, on_manager, remove_stack
 from traffic import under_load
 
 STACK = "strat"
@@ -24,7 +27,8 @@ pytestmark = pytest.mark.usefixtures("edge", "fresh_stack")
 
 @pytest.fixture(scope="module")
 def edge(lab):
-    return deploy_edge(lab, LOG_DIR)
+    # -vvv: the run's whole output is kept for the secret check at the end of this file.
+    return deploy_edge(lab, LOG_DIR, extra=("-vvv",))
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +78,24 @@ def test_recreate_reports_its_downtime(lab, manager):
     assert seen.row["failed"] > 0
 
 
+def test_recreate_with_a_hold_at_the_proxy_turns_the_gap_into_latency(lab, manager):
+    hold = {"WEB_HOLD": "20s"}
+    # The label alone first (a rolling update), so the proxy holds before the recreate starts.
+    prep = release(lab, "recreate-hold-prep", "1.0.0", "rolling", variables=hold)
+    assert prep.returncode == 0, prep.stdout[-4000:]
+    seen = loaded(lambda: release(lab, "recreate-hold", "2.0.0", "recreate", variables=hold), "1.0.0", "2.0.0")
+    assert seen.result.returncode == 0, seen.result.stdout[-4000:]
+    assert re.search(r"strat_web: no task was running for [\d.]+s between the old version's last stop",
+                     seen.result.stdout), seen.result.stdout[-3000:]
+    # Still a gap in which nothing was answered, but every request held through it was served.
+    assert seen.row["gap_ms"] > 500, seen.summary
+    assert seen.row["failed"] == 0, seen.summary
+    assert seen.row["p99_ms"] >= 500, seen.summary
+    # Back to 1.0.0 without a hold, where the blue-green tests start.
+    back = release(lab, "recreate-hold-back", "1.0.0", "rolling")
+    assert back.returncode == 0, back.stdout[-4000:]
+
+
 def test_blue_green_hands_over_from_rolling_and_switches_with_no_failed_request(lab, manager):
     keep = {"post_switch_seconds": 3, "scale_down_old": False}
     seen = loaded(lambda: release(lab, "bg-1", "2.0.0", "blue-green", keep), "1.0.0", "2.0.0")
@@ -101,6 +123,48 @@ def test_blue_green_switch_and_switch_back_take_under_a_second(lab, manager):
     again = release(lab, "bg-same", "2.0.0", "blue-green", keep)
     assert again.returncode == 0 and re.search(r"changed=0\s", again.stdout), again.stdout[-3000:]
     assert "already runs this version and takes the traffic: nothing to switch" in again.stdout
+
+
+# A caller inside the stack: GET http://web:8080/ from an api task's container, every answer's version.
+CALLER = ("import collections, urllib.request\n"
+          "seen = collections.Counter()\n"
+          "for _n in range(%d):\n"
+          "    try:\n"
+          "        seen[urllib.request.urlopen('http://web:8080/', timeout=5).headers['X-Version']] += 1\n"
+          "    except OSError as exc:\n"
+          "        seen['error: %%s' %% exc] += 1\n"
+          "print(dict(seen))\n")
+
+
+def internal_versions(lab, requests=60):
+    """{version: count} that a caller on the stack's backend network sees through the name `web`."""
+    inventory = yaml.safe_load(INVENTORY.read_text())["all"]["children"]
+    for host in [h for group in ("managers", "workers") for h in (inventory.get(group) or {}).get("hosts") or {}]:
+        found = subprocess.run(["docker", "exec", host, "docker", "ps", "-q", "--filter",
+                                "label=com.docker.swarm.service.name=strat_api"], capture_output=True, text=True, check=False)
+        ids = found.stdout.split()
+        if ids:
+            out = subprocess.run(["docker", "exec", host, "docker", "exec", ids[0], "python3", "-c", CALLER % requests],
+                                 capture_output=True, text=True, timeout=120, check=False)
+            assert out.returncode == 0, out.stderr[-2000:]
+            return ast.literal_eval(out.stdout.strip())
+    raise AssertionError("no strat_api task runs on any lab host")
+
+
+def test_callers_inside_the_stack_reach_only_the_live_colour_through_its_router(lab, manager):
+    # blue (2.0.0) is live, green (1.0.0) is up too, the plain service is scaled down: `web` is the router's.
+    live = web_services(manager)
+    assert replicas(live["strat_web-router"]) == 1 and replicas(live["strat_web"]) == 0
+    aliases = [n.get("Aliases") for n in live["strat_web-blue"]["Spec"]["TaskTemplate"]["Networks"]]
+    assert aliases == [["web-blue"], ["web-blue"]], aliases
+    assert internal_versions(lab) == {"2.0.0": 60}
+    keep = {"post_switch_seconds": 1, "scale_down_old": False}
+    switch = release(lab, "bg-internal", "1.0.0", "blue-green", keep)
+    assert switch.returncode == 0, switch.stdout[-4000:]
+    assert internal_versions(lab) == {"1.0.0": 60}
+    back = release(lab, "bg-internal-back", "2.0.0", "blue-green", keep)
+    assert back.returncode == 0, back.stdout[-4000:]
+    assert internal_versions(lab) == {"2.0.0": 60}
 
 
 def test_a_restarted_proxy_task_serves_the_stored_state(lab, manager):
@@ -185,3 +249,13 @@ def test_plans_that_cannot_be_zero_downtime_are_warned_about_before_any_change(l
     assert "strat_web-green: a single replica updated stop-first" in text, proc.stdout[-3000:]
     assert "strat_web-green: stop_grace_period 1.0s is shorter than the 2s drain" in text
     assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
+
+
+def test_the_edge_proxy_run_leaks_no_registry_password(lab, edge):
+    # The role got the lab registry's password (edge_proxy_registry_auth) and ran with -vvv.
+    text = (LOG_DIR / "edge-proxy.log").read_text(errors="replace")
+    # -vvv's own lines: the connection, and the module's arguments as it got them.
+    assert "ESTABLISH SSH CONNECTION" in text and "module_args:" in text, "not the -vvv output of the role"
+    assert "TASK [conductor.swarm.edge_proxy : Deploy the edge proxy as stack edge]" in text
+    assert lab["password"] not in text, "the registry password leaked into the edge proxy role's output"
+    assert "password: VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in text  # where -vvv shows it, it is masked

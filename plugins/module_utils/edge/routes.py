@@ -13,6 +13,8 @@ label                              default   meaning
 ``conductor.swarm.route.path``     ``/``     path prefix: ``/api`` matches ``/api``, ``/api/...``
 ``conductor.swarm.route.port``     required  the port the tasks listen on
 ``conductor.swarm.route.health``   /healthz  path HAProxy checks, expects status 200
+``conductor.swarm.route.hold``     0s        while no server is up, hold requests this long
+                                             (``15s``, ``500ms``; at most 50s) before a 503
 ``conductor.swarm.route-key``   name      the logical service (set on colour variants)
 ``conductor.swarm.variant``     plain     ``blue`` or ``green`` (absent: plain)
 =================================  ========  ==========================================
@@ -41,7 +43,10 @@ LABEL_HOST = ROUTE_PREFIX + "host"
 LABEL_PATH = ROUTE_PREFIX + "path"
 LABEL_PORT = ROUTE_PREFIX + "port"
 LABEL_HEALTH = ROUTE_PREFIX + "health"
-ROUTE_LABELS = (LABEL_HOST, LABEL_PATH, LABEL_PORT, LABEL_HEALTH)
+LABEL_HOLD = ROUTE_PREFIX + "hold"
+ROUTE_LABELS = (LABEL_HOST, LABEL_PATH, LABEL_PORT, LABEL_HEALTH, LABEL_HOLD)
+# Below the proxy's client and server timeouts (60 s), with room for the request itself.
+MAX_HOLD_MS = 50000
 ROUTE_KEY_LABEL = "conductor.swarm.route-key"
 VARIANT_LABEL = "conductor.swarm.variant"
 VARIANTS = ("plain", "blue", "green")
@@ -53,6 +58,7 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?)*$")
 # Unreserved and sub-delims of RFC 3986 plus '%', ':', '@': no space, quote or '#'.
 _PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+_HOLD_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)?$")
 
 
 class RouteError(ValueError):
@@ -66,6 +72,18 @@ def _check_path(service, label, value):
         raise RouteError("service %s: label %s=%r has characters a path prefix cannot hold "
                          "(spaces, quotes, '#', '?')" % (service, label, value))
     return value
+
+
+def _hold_ms(service, value):
+    text = str(value).strip()
+    found = _HOLD_RE.match(text)
+    if not found:
+        raise RouteError("service %s: label %s=%r must be a duration such as 15s or 500ms" % (service, LABEL_HOLD, value))
+    ms = float(found.group(1)) * (1 if found.group(2) == "ms" else 1000)
+    if ms > MAX_HOLD_MS:
+        raise RouteError("service %s: label %s=%r is over %ds, the longest hold below the proxy's timeouts"
+                         % (service, LABEL_HOLD, value, MAX_HOLD_MS // 1000))
+    return int(ms)
 
 
 def parse_service_route(service, labels):
@@ -103,13 +121,13 @@ def parse_service_route(service, labels):
     if variant not in VARIANTS:
         raise RouteError("service %s: label %s=%r must be one of blue, green (absent: plain)" % (service, VARIANT_LABEL, variant))
     return {"key": key, "variant": variant, "service": service, "hosts": hosts, "path": path,
-            "port": int(port_text), "health": health}
+            "port": int(port_text), "health": health, "hold_ms": _hold_ms(service, route_labels.get(LABEL_HOLD, "0"))}
 
 
 def routes_from_services(services):
     """Docker API service objects -> ``(routes, errors)``.
 
-    routes: ``{key: {"key", "hosts", "path", "variants": {variant: {"service",
+    routes: ``{key: {"key", "hosts", "path", "hold_ms", "variants": {variant: {"service",
     "service_id", "port", "health"}}}}``. A service whose labels are wrong is
     left out and reported. Variants of one key must agree on host and path;
     the variant that disagrees with the first one (by service name) is left out.
@@ -130,7 +148,7 @@ def routes_from_services(services):
             parsed.append(route)
     for route in sorted(parsed, key=lambda r: r["service"]):
         entry = routes.setdefault(route["key"], {"key": route["key"], "hosts": route["hosts"],
-                                                 "path": route["path"], "variants": {}})
+                                                 "path": route["path"], "hold_ms": 0, "variants": {}})
         if (entry["hosts"], entry["path"]) != (route["hosts"], route["path"]):
             errors.append("service %s: route %s already has host %s and path %s (from another variant); "
                           "this service says host %s and path %s, so it is not routed"
@@ -144,6 +162,8 @@ def routes_from_services(services):
             continue
         entry["variants"][route["variant"]] = {"service": route["service"], "service_id": route["service_id"],
                                                "port": route["port"], "health": route["health"]}
+        # A hold is the route's: the longest any of its variants asks for.
+        entry["hold_ms"] = max(entry["hold_ms"], route["hold_ms"])
     return routes, errors
 
 
@@ -162,7 +182,7 @@ def variant_health(route, variant):
 def route_signature(routes):
     """What the HAProxy configuration depends on; ports and tasks are runtime matters."""
     return tuple(sorted(
-        (key, r["hosts"], r["path"], tuple(variant_health(r, v) for v in VARIANTS))
+        (key, r["hosts"], r["path"], tuple(variant_health(r, v) for v in VARIANTS), r.get("hold_ms", 0))
         for key, r in routes.items()))
 
 

@@ -15,6 +15,8 @@ request log (forwarded over TCP on 127.0.0.1 from a ring) and serves its status 
 
 Environment (defaults in brackets):
   EDGE_SERVICE          the edge proxy's own service, whose label holds the routing state (required)
+  EDGE_ROUTE            a route key: run as that route's router inside its stack, where the
+                        service's name leads to this proxy (variant_router.py) [the edge: every route]
   EDGE_NETWORK          the network the proxy reaches tasks on [first network of a task]
   EDGE_DOCKER_SOCKET    Docker API unix socket [DOCKER_HOST's unix path or /var/run/docker.sock]
   EDGE_DOCKER_API_VERSION  [1.41]
@@ -136,6 +138,7 @@ class Settings:
         if not self.service:
             raise SystemExit("edge-agent: EDGE_SERVICE (the edge proxy's own service name) is required")
         self.network = env.get("EDGE_NETWORK", "")
+        self.route = env.get("EDGE_ROUTE", "") or None
         docker_host = env.get("DOCKER_HOST", "")
         default_sock = docker_host[len("unix://"):] if docker_host.startswith("unix://") else "/var/run/docker.sock"
         self.docker_socket = env.get("EDGE_DOCKER_SOCKET", default_sock)
@@ -162,7 +165,8 @@ class Settings:
         return {"bind": "%s:%d" % (self.http_addr, self.http_port), "status_port": self.status_port,
                 "admin_socket": self.path("admin.sock"), "log_port": self.log_port,
                 "split_map": self.path("split.map"), "status_acl": self.path("status-allow.acl"),
-                "check_inter": self.check_inter, "hard_stop_after": self.hard_stop_after}
+                "hold_lua": self.path("hold.lua"),
+                "check_inter": self.check_inter, "hard_stop_after": self.hard_stop_after, "route": self.route}
 
 
 def usable(row):
@@ -237,6 +241,8 @@ class Agent:
     def poll_routes(self):
         services = self.docker.get("/services", {"label": [LABEL_PORT]})
         routes, errors = routes_from_services(services)
+        if self.s.route:
+            routes = dict((key, route) for key, route in routes.items() if key == self.s.route)
         for error in errors:
             if error not in self.route_errors:
                 log("route not usable: %s", error)
@@ -296,7 +302,8 @@ class Agent:
         for backend, entries in wanted.items():
             servers[backend] = [dict(name=name, addr=e["addr"], port=e["port"])
                                 for name, e in entries.items() if e["want"] == "ready"]
-        # Maps and ACL files first: the configuration check reads them.
+        # Maps, ACL and Lua files first: the configuration check reads them.
+        write_atomic(self.hp["hold_lua"], haproxy_config.HOLD_LUA)
         values = dict((key, split_map_value(key, split)) for key, split in splits.items())
         write_atomic(self.hp["split_map"], haproxy_config.render_split_map(values))
         self.allow = self.allow_list()

@@ -59,14 +59,17 @@ class Lab:
     def start_agent(self, wait_status=True):
         self.runs += 1
         run_dir = self.tmp / ("run%d" % self.runs)  # a fresh one each time: state comes from the swarm
-        env = {"EDGE_SERVICE": "demo_edge", "EDGE_NETWORK": "demo_edge", "EDGE_DOCKER_SOCKET": self.swarm.socket_path,
-               "EDGE_HTTP_ADDR": "127.0.0.1", "EDGE_HTTP_PORT": str(self.http_port),
-               "EDGE_STATUS_PORT": str(self.status_port), "EDGE_LOG_PORT": str(self.log_port), "EDGE_HAPROXY": HAPROXY}
+        env = self.agent_env(self.http_port, self.status_port, self.log_port)
         self.agent = AgentProcess(env, run_dir, self.tmp / "agent.log").start()
         if wait_status:
             assert wait_for(lambda: self.status_or_none() is not None, 15), self.agent_log()
         else:
             assert wait_for(self.port_open, 15, 0.01), self.agent_log()
+
+    def agent_env(self, http_port, status_port, log_port):
+        return {"EDGE_SERVICE": "demo_edge", "EDGE_NETWORK": "demo_edge", "EDGE_DOCKER_SOCKET": self.swarm.socket_path,
+                "EDGE_HTTP_ADDR": "127.0.0.1", "EDGE_HTTP_PORT": str(http_port),
+                "EDGE_STATUS_PORT": str(status_port), "EDGE_LOG_PORT": str(log_port), "EDGE_HAPROXY": HAPROXY}
 
     def port_open(self):
         try:
@@ -386,3 +389,62 @@ def test_restart_serves_the_stored_state_at_once_and_sigterm_is_graceful(lab):
     first = Client(lab.http_port).request("/")
     assert (first["status"], first["version"]) == (200, "green"), (first, lab.agent_log())
     assert lab.status()["generation"] == generation
+
+
+def test_a_route_with_a_hold_keeps_requests_waiting_until_a_server_is_up(lab):
+    """Label conductor.swarm.route.hold: a recreate's gap costs clients latency, not errors, up to the bound."""
+    held_id = "heldsvc000000000000000001"
+    reloads = lab.status()["reloads"]
+    lab.swarm.put_service(held_id, "demo_held", {"conductor.swarm.route.host": "held.local",
+                                                 "conductor.swarm.route.port": str(lab.app_port),
+                                                 "conductor.swarm.route.hold": "3s"})
+    # A new route: HAProxy reloads with it.
+    assert wait_for(lambda: (lab.status_or_none() or {}).get("reloads", 0) > reloads, 5), lab.agent_log()
+    # No server at all: held for the whole bound, then HAProxy's 503.
+    started = time.monotonic()
+    alone = Client(lab.http_port, host="held.local").request("/")
+    waited = time.monotonic() - started
+    assert alone["status"] == 503 and 2.9 <= waited < 4.5, (alone, waited)
+    # A task comes up a second into the hold: the request waits for it and is served.
+    got = {}
+
+    def held_request():
+        begun = time.monotonic()
+        got.update(Client(lab.http_port, host="held.local").request("/"), took=time.monotonic() - begun)
+    thread = threading.Thread(target=held_request)
+    thread.start()
+    time.sleep(1.0)
+    lab.add_task("held1", held_id, "127.0.0.8", "held")
+    thread.join(10)
+    print("held request served after %.2fs (task added after 1 s)" % got["took"])
+    assert (got["status"], got["version"]) == (200, "held"), got
+    assert 1.0 <= got["took"] < 3.0, got
+    # Other routes are not held: an unknown host is still an immediate 404.
+    started = time.monotonic()
+    assert Client(lab.http_port, host="other.local").request("/")["status"] == 404
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_router_sends_every_request_to_its_route_and_follows_the_switch(lab):
+    """EDGE_ROUTE: the proxy a stack's callers reach by the service's own name (variant_router.py)."""
+    port = free_port()
+    env = dict(lab.agent_env(port, free_port(), free_port()), EDGE_ROUTE="demo_web")
+    router = AgentProcess(env, lab.tmp / "router-run", lab.tmp / "router.log").start()
+    try:
+        client = Client(port, host="web:%d" % lab.app_port)  # the name a caller inside the stack uses
+        assert wait_for(lambda: client.request("/")["status"] == 200, 15), (lab.tmp / "router.log").read_text()[-3000:]
+        generation = lab.set_state({"demo_web": {"green": 100}})
+        lab.wait_generation(generation)
+        assert wait_for(lambda: client.request("/")["version"] == "green", 1)
+        # No host or path rules: /api is demo_api's at the edge, here it is still demo_web's.
+        assert versions(client.request(p) for p in ["/", "/api", "/anything"] * 5) == {"green": 15}
+        lab.set_state({"demo_web": {"green": 0}})
+        switched_at = time.monotonic()
+        assert wait_for(lambda: client.request("/")["version"] == "blue", 1, 0.005), (lab.tmp / "router.log").read_text()[-3000:]
+        print("router switch back took %.0f ms" % ((time.monotonic() - switched_at) * 1000))
+        assert versions(client.request("/") for _n in range(20)) == {"blue": 20}
+        assert client.connects == 1, "the client had to reconnect"
+        status = json.loads(Client(port).request(STATUS)["body"])
+        assert sorted(status["routes"]) == ["demo_web"]
+    finally:
+        assert router.terminate() == 0

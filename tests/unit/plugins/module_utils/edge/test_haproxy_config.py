@@ -1,5 +1,5 @@
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.haproxy_config import (
-    render_acl, render_config, render_split_map, server_address, server_options)
+    HOLD_LUA, render_acl, render_config, render_split_map, server_address, server_options)
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import routes_from_services
 
 
@@ -93,3 +93,16 @@ def test_map_and_acl_files():
 def test_server_address_brackets_ipv6():
     assert server_address("10.0.1.5", 8080) == "10.0.1.5:8080"
     assert server_address("fd00::5", 8080) == "[fd00::5]:8080"
+
+
+def test_a_held_route_loads_the_hold_action_and_runs_it_for_its_requests_only():
+    assert not [line for line in lines(render_config(ROUTES, {}, SETTINGS)) if "lua" in line]
+    held = dict(ROUTES, shop=dict(ROUTES["shop"], hold_ms=15000))
+    got = lines(render_config(held, {}, dict(SETTINGS, hold_lua="/r/hold.lua")))
+    assert "lua-load /r/hold.lua" in got
+    rule = "http-request lua.conductor_hold 15000 if { var(txn.route) -m str shop }"
+    assert [line for line in got if "lua." in line] == [rule]
+    # After the backend is chosen (and the fallbacks taken), before it is used.
+    assert got.index(rule) > max(i for i, line in enumerate(got) if line.startswith("http-request set-var(txn.be)"))
+    assert got.index(rule) < got.index("use_backend %[var(txn.be)] if { var(txn.be) -m found }")
+    assert 'core.register_action("conductor_hold", { "http-req" }' in HOLD_LUA and "core.msleep(100)" in HOLD_LUA

@@ -13,7 +13,8 @@ def test_defaults_and_normalisation():
                                              "conductor.swarm.route.host": "Demo.Example.com, www.example.com",
                                              "conductor.swarm.route.path": "/api/"})
     assert route == {"key": "demo_web", "variant": "plain", "service": "demo_web",
-                     "hosts": ("demo.example.com", "www.example.com"), "path": "/api", "port": 8080, "health": "/healthz"}
+                     "hosts": ("demo.example.com", "www.example.com"), "path": "/api", "port": 8080, "health": "/healthz",
+                     "hold_ms": 0}
 
 
 def test_unrouted_service():
@@ -37,6 +38,11 @@ def test_unrouted_service():
     ({"conductor.swarm.route.port": "80", "conductor.swarm.variant": "red"},
      "label conductor.swarm.variant='red' must be one of blue, green"),
     ({"conductor.swarm.route.port": "80", "conductor.swarm.route-key": "a:b"}, "route key 'a:b'"),
+    ({"conductor.swarm.route.port": "80", "conductor.swarm.route.hold": "soon"},
+     "service web: label conductor.swarm.route.hold='soon' must be a duration such as 15s or 500ms"),
+    ({"conductor.swarm.route.port": "80", "conductor.swarm.route.hold": "2m"}, "must be a duration"),
+    ({"conductor.swarm.route.port": "80", "conductor.swarm.route.hold": "51s"},
+     "label conductor.swarm.route.hold='51s' is over 50s, the longest hold below the proxy's timeouts"),
 ])
 def test_label_errors_name_service_and_label(labels, message):
     with pytest.raises(RouteError) as err:
@@ -96,3 +102,18 @@ def test_route_order_most_specific_first():
         service("api_v2", {"conductor.swarm.route.port": "1", "conductor.swarm.route.path": "/api/v2"}),
         service("site", {"conductor.swarm.route.port": "1", "conductor.swarm.route.host": "a.example"})])
     assert route_order(routes) == ["site", "api_v2", "api", "root"]
+
+
+@pytest.mark.parametrize("text, ms", [("15s", 15000), ("500ms", 500), ("2.5s", 2500), ("20", 20000), ("0", 0),
+                                      (" 50s ", 50000)])
+def test_hold_durations(text, ms):
+    route = parse_service_route("web", {"conductor.swarm.route.port": "80", "conductor.swarm.route.hold": text})
+    assert route["hold_ms"] == ms
+
+
+def test_a_route_holds_as_long_as_its_longest_variant_asks_and_a_hold_changes_the_signature():
+    plain, _rest = routes_from_services([colour("demo_web", "blue")])
+    held, errors = routes_from_services([colour("demo_web", "blue", **{"conductor.swarm.route.hold": "5s"}),
+                                         colour("demo_web-green", "green", **{"conductor.swarm.route.hold": "8s"})])
+    assert errors == [] and plain["demo_web"]["hold_ms"] == 0 and held["demo_web"]["hold_ms"] == 8000
+    assert route_signature(plain) != route_signature(held)
