@@ -28,9 +28,9 @@ class Seen:
 
 
 def under_load(url, host, action, rate=300, min_requests=10000, old=None, new=None, lead=3.0, tail=3.0,
-               max_seconds=300, timeout=5.0):
+               max_seconds=300, timeout=5.0, max_connections=512):
     gen = LoadGenerator(url, rate, duration=max_seconds, requests=int(rate * max_seconds), host_header=host,
-                        timeout=timeout)
+                        timeout=timeout, max_connections=max_connections)
     gen.start()
     try:
         time.sleep(lead)

@@ -73,9 +73,10 @@ def settle(seconds=3):
     time.sleep(seconds)
 
 
-def scenario(rows, name, action, old, new, url=None, host=HOST, target=None):
+def scenario(rows, name, action, old, new, url=None, host=HOST, target=None, **client):
     print("\n== %s (%d req/s, at least %d requests)" % (name, RATE, MIN_REQUESTS), flush=True)
-    seen = under_load(url or edge_url(), host, action, rate=RATE, min_requests=MIN_REQUESTS, old=old, new=new)
+    seen = under_load(url or edge_url(), host, action, rate=RATE, min_requests=MIN_REQUESTS, old=old, new=new,
+                      **client)
     row = dict(seen.row, scenario=name)
     if target:
         row["target"], row["met"] = target(seen)
@@ -124,12 +125,13 @@ def main():
     scenario(rows, "swarm-defaults", lambda: deploy(lab, "swarm-defaults", "1.0.0", files=defaults), "2.0.0", "1.0.0")
     scenario(rows, "recreate", lambda: deploy(lab, "recreate", "2.0.0", strategy="recreate"), "1.0.0", "2.0.0",
              target=lambda seen: ("downtime reported: gap %s ms" % seen.row["gap_ms"], True))
-    # Recreate again, the proxy holding requests while no task is up (route label hold, set beforehand).
+    # Recreate again, the proxy holding requests while no task is up (route label hold, set beforehand);
+    # its clients wait up to 30 s (the others: 5 s) on as many connections as requests are held.
     hold = {"WEB_HOLD": "20s"}
     deploy(lab, "recreate-hold-setup", "2.0.0", variables=hold)
     settle()
     scenario(rows, "recreate-hold", lambda: deploy(lab, "recreate-hold", "1.0.0", strategy="recreate", variables=hold),
-             "2.0.0", "1.0.0", target=zero_failed)
+             "2.0.0", "1.0.0", target=zero_failed, timeout=30, max_connections=4096)
 
     # Blue/green: 2.0.0 beside 1.0.0, then 1.0.0 again while its colour is still up.
     remove_stack(STACK)

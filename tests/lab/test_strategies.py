@@ -5,6 +5,7 @@ keep-alive, 10 % slow requests and 10 % POSTs, every request recorded (a few
 thousand per test). The tests share one stack and run in file order.
 """
 import ast
+import collections
 import json
 import re
 import subprocess
@@ -43,8 +44,9 @@ def release(lab, name, version, strategy, options=None, variables=None, check=Fa
                   verbose=False)
 
 
-def loaded(action, old, new):
-    return under_load(edge_url(), HOST, action, rate=RATE, min_requests=REQUESTS, old=old, new=new, lead=2, tail=2)
+def loaded(action, old, new, **client):
+    return under_load(edge_url(), HOST, action, rate=RATE, min_requests=REQUESTS, old=old, new=new, lead=2, tail=2,
+                      **client)
 
 
 def web_services(manager):
@@ -83,13 +85,18 @@ def test_recreate_with_a_hold_at_the_proxy_turns_the_gap_into_latency(lab, manag
     # The label alone first (a rolling update), so the proxy holds before the recreate starts.
     prep = release(lab, "recreate-hold-prep", "1.0.0", "rolling", variables=hold)
     assert prep.returncode == 0, prep.stdout[-4000:]
-    seen = loaded(lambda: release(lab, "recreate-hold", "2.0.0", "recreate", variables=hold), "1.0.0", "2.0.0")
+    # Clients that wait as long as the hold (30 s, not the 5 s of the other tests), with a connection for
+    # every held request (150/s through a gap of a few seconds).
+    seen = loaded(lambda: release(lab, "recreate-hold", "2.0.0", "recreate", variables=hold), "1.0.0", "2.0.0",
+                  timeout=30, max_connections=2048)
     assert seen.result.returncode == 0, seen.result.stdout[-4000:]
     assert re.search(r"strat_web: no task was running for [\d.]+s between the old version's last stop",
                      seen.result.stdout), seen.result.stdout[-3000:]
     # Still a gap in which nothing was answered, but every request held through it was served.
     assert seen.row["gap_ms"] > 500, seen.summary
-    assert seen.row["failed"] == 0, seen.summary
+    failed = collections.Counter((r.status, r.error, round(r.latency_ms / 1000.0) if r.end else None)
+                                 for r in seen.run.records if not r.ok)
+    assert seen.row["failed"] == 0, "failed (status, error, seconds): %s; %s" % (dict(failed), seen.summary)
     assert seen.row["p99_ms"] >= 500, seen.summary
     # Back to 1.0.0 without a hold, where the blue-green tests start.
     back = release(lab, "recreate-hold-back", "1.0.0", "rolling")

@@ -15,6 +15,8 @@ label                              default   meaning
 ``conductor.swarm.route.health``   /healthz  path HAProxy checks, expects status 200
 ``conductor.swarm.route.hold``     0s        while no server is up, hold requests this long
                                              (``15s``, ``500ms``; at most 50s) before a 503
+``conductor.swarm.route.maxconn``  (none)    requests one task serves at once; more wait at
+                                             the proxy (its ``timeout queue``, 5s)
 ``conductor.swarm.route-key``   name      the logical service (set on colour variants)
 ``conductor.swarm.variant``     plain     ``blue`` or ``green`` (absent: plain)
 =================================  ========  ==========================================
@@ -27,7 +29,8 @@ Public API:
   service objects to routes keyed by route key, each with its variants.
 * ``route_signature(routes)`` -> a value that changes only when HAProxy's
   configuration must change (keys, hosts, paths, health paths).
-* ``variant_health(route, variant)`` -> the health path of that variant's backend.
+* ``variant_health(route, variant)`` -> the health path of that variant's backend;
+  ``variant_maxconn(route, variant)`` its servers' maxconn (None: no limit).
 * ``route_order(routes)`` -> keys, most specific first (host before no host,
   then longer path first).
 """
@@ -44,7 +47,8 @@ LABEL_PATH = ROUTE_PREFIX + "path"
 LABEL_PORT = ROUTE_PREFIX + "port"
 LABEL_HEALTH = ROUTE_PREFIX + "health"
 LABEL_HOLD = ROUTE_PREFIX + "hold"
-ROUTE_LABELS = (LABEL_HOST, LABEL_PATH, LABEL_PORT, LABEL_HEALTH, LABEL_HOLD)
+LABEL_MAXCONN = ROUTE_PREFIX + "maxconn"
+ROUTE_LABELS = (LABEL_HOST, LABEL_PATH, LABEL_PORT, LABEL_HEALTH, LABEL_HOLD, LABEL_MAXCONN)
 # Below the proxy's client and server timeouts (60 s), with room for the request itself.
 MAX_HOLD_MS = 50000
 ROUTE_KEY_LABEL = "conductor.swarm.route-key"
@@ -86,6 +90,15 @@ def _hold_ms(service, value):
     return int(ms)
 
 
+def _maxconn(service, value):
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 100000:
+        raise RouteError("service %s: label %s=%r must be a number of requests (1-100000)" % (service, LABEL_MAXCONN, value))
+    return int(text)
+
+
 def parse_service_route(service, labels):
     """Labels of one service -> its route dict, or None when it is not routed."""
     labels = labels or {}
@@ -121,14 +134,15 @@ def parse_service_route(service, labels):
     if variant not in VARIANTS:
         raise RouteError("service %s: label %s=%r must be one of blue, green (absent: plain)" % (service, VARIANT_LABEL, variant))
     return {"key": key, "variant": variant, "service": service, "hosts": hosts, "path": path,
-            "port": int(port_text), "health": health, "hold_ms": _hold_ms(service, route_labels.get(LABEL_HOLD, "0"))}
+            "port": int(port_text), "health": health, "hold_ms": _hold_ms(service, route_labels.get(LABEL_HOLD, "0")),
+            "maxconn": _maxconn(service, route_labels.get(LABEL_MAXCONN))}
 
 
 def routes_from_services(services):
     """Docker API service objects -> ``(routes, errors)``.
 
     routes: ``{key: {"key", "hosts", "path", "hold_ms", "variants": {variant: {"service",
-    "service_id", "port", "health"}}}}``. A service whose labels are wrong is
+    "service_id", "port", "health", "maxconn"}}}}``. A service whose labels are wrong is
     left out and reported. Variants of one key must agree on host and path;
     the variant that disagrees with the first one (by service name) is left out.
     """
@@ -161,7 +175,8 @@ def routes_from_services(services):
                              entry["variants"][route["variant"]]["service"]))
             continue
         entry["variants"][route["variant"]] = {"service": route["service"], "service_id": route["service_id"],
-                                               "port": route["port"], "health": route["health"]}
+                                               "port": route["port"], "health": route["health"],
+                                               "maxconn": route["maxconn"]}
         # A hold is the route's: the longest any of its variants asks for.
         entry["hold_ms"] = max(entry["hold_ms"], route["hold_ms"])
     return routes, errors
@@ -182,8 +197,19 @@ def variant_health(route, variant):
 def route_signature(routes):
     """What the HAProxy configuration depends on; ports and tasks are runtime matters."""
     return tuple(sorted(
-        (key, r["hosts"], r["path"], tuple(variant_health(r, v) for v in VARIANTS), r.get("hold_ms", 0))
+        (key, r["hosts"], r["path"], tuple(variant_health(r, v) for v in VARIANTS), r.get("hold_ms", 0),
+         tuple(variant_maxconn(r, v) or 0 for v in VARIANTS))
         for key, r in routes.items()))
+
+
+def variant_maxconn(route, variant):
+    """The server maxconn of a variant's backend (None: no limit); a variant with no service yet takes
+    another's, as variant_health does."""
+    variants = route["variants"]
+    for name in [variant] + [v for v in VARIANTS if v != variant]:
+        if name in variants:
+            return variants[name].get("maxconn")
+    return None
 
 
 def route_order(routes):

@@ -6,7 +6,7 @@
 Pure logic: standard library only.
 
 * ``task_servers(routes, tasks, network_id, network_name)`` -> ``{backend:
-  {server_name: {"addr", "port", "task_id", "service", "want"}}}``, want being
+  {server_name: {"addr", "port", "task_id", "service", "want", "maxconn"}}}``, want being
   ``ready`` (task running, desired running) or ``drain`` (task still running
   but Swarm wants it shut down: drained before Swarm's SIGTERM reaches it).
   Tasks that no longer run are absent: their servers are to be deleted.
@@ -75,7 +75,8 @@ def task_servers(routes, tasks, network_id, network_name):
             continue
         want = "drain" if task.get("DesiredState") in _LEAVING else "ready"
         wanted[backend_name(key, variant)][server_name(task["ID"])] = {
-            "addr": addr, "port": info["port"], "task_id": task["ID"], "service": info["service"], "want": want}
+            "addr": addr, "port": info["port"], "task_id": task["ID"], "service": info["service"], "want": want,
+            "maxconn": info.get("maxconn")}
     return wanted
 
 

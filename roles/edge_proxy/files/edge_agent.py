@@ -420,7 +420,6 @@ class Agent:
         return bool(others)
 
     def reconcile_servers(self, wanted, actual):
-        opts = haproxy_config.server_options(self.hp)
         for backend in sorted(wanted):
             have = actual.get(backend, {})
             for name, entry in sorted(wanted[backend].items()):
@@ -432,6 +431,7 @@ class Agent:
                         # 3.0): it joins with weight 0 and health down, and gets its weight only
                         # once a check has passed, as a task Swarm calls running may not answer yet.
                         address = haproxy_config.server_address(entry["addr"], entry["port"])
+                        opts = haproxy_config.server_options(self.hp, entry.get("maxconn"))
                         if self.run_commands(["add server %s %s %s weight 0" % (ref, address, opts),
                                               "enable health %s" % ref, "enable server %s" % ref,
                                               "set server %s health down" % ref]):

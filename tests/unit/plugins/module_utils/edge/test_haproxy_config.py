@@ -106,3 +106,18 @@ def test_a_held_route_loads_the_hold_action_and_runs_it_for_its_requests_only():
     assert got.index(rule) > max(i for i, line in enumerate(got) if line.startswith("http-request set-var(txn.be)"))
     assert got.index(rule) < got.index("use_backend %[var(txn.be)] if { var(txn.be) -m found }")
     assert 'core.register_action("conductor_hold", { "http-req" }' in HOLD_LUA and "core.msleep(100)" in HOLD_LUA
+    # Once released, a held request may wait in the queue as long again.
+    text = render_config(held, {}, dict(SETTINGS, hold_lua="/r/hold.lua"))
+    assert "timeout queue 15000ms" in backend_block(text, "be_shop_plain")
+    assert "timeout queue 15000ms" not in backend_block(text, "be_demo_api_plain")
+
+
+def test_a_variant_with_maxconn_gets_it_on_its_servers_in_the_file_and_at_runtime():
+    limited = dict(ROUTES)
+    web = dict(ROUTES["demo_web"], variants=dict(ROUTES["demo_web"]["variants"]))
+    web["variants"]["blue"] = dict(web["variants"]["blue"], maxconn=32)
+    limited["demo_web"] = web
+    text = render_config(limited, SERVERS, SETTINGS)
+    assert "server t_a 10.0.1.2:8080 check inter 500ms fall 2 rise 1 maxconn 32" in backend_block(text, "be_demo_web_blue")
+    assert server_options(SETTINGS, 32) == "check inter 500ms fall 2 rise 1 maxconn 32"
+    assert server_options(SETTINGS) == "check inter 500ms fall 2 rise 1"

@@ -1,7 +1,8 @@
 import pytest
 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import (
-    RouteError, parse_service_route, route_order, route_signature, routes_from_services, variant_health)
+    RouteError, parse_service_route, route_order, route_signature, routes_from_services, variant_health,
+    variant_maxconn)
 
 
 def service(name, labels, service_id=None):
@@ -14,7 +15,7 @@ def test_defaults_and_normalisation():
                                              "conductor.swarm.route.path": "/api/"})
     assert route == {"key": "demo_web", "variant": "plain", "service": "demo_web",
                      "hosts": ("demo.example.com", "www.example.com"), "path": "/api", "port": 8080, "health": "/healthz",
-                     "hold_ms": 0}
+                     "hold_ms": 0, "maxconn": None}
 
 
 def test_unrouted_service():
@@ -41,6 +42,9 @@ def test_unrouted_service():
     ({"conductor.swarm.route.port": "80", "conductor.swarm.route.hold": "soon"},
      "service web: label conductor.swarm.route.hold='soon' must be a duration such as 15s or 500ms"),
     ({"conductor.swarm.route.port": "80", "conductor.swarm.route.hold": "2m"}, "must be a duration"),
+    ({"conductor.swarm.route.port": "80", "conductor.swarm.route.maxconn": "lots"},
+     "service web: label conductor.swarm.route.maxconn='lots' must be a number of requests (1-100000)"),
+    ({"conductor.swarm.route.port": "80", "conductor.swarm.route.maxconn": "0"}, "must be a number of requests"),
     ({"conductor.swarm.route.port": "80", "conductor.swarm.route.hold": "51s"},
      "label conductor.swarm.route.hold='51s' is over 50s, the longest hold below the proxy's timeouts"),
 ])
@@ -63,8 +67,9 @@ def test_colour_variants_share_one_route():
     assert errors == []
     assert list(routes) == ["demo_web"]
     assert routes["demo_web"]["variants"] == {
-        "blue": {"service": "demo_web", "service_id": "demo_web-id", "port": 8080, "health": "/healthz"},
-        "green": {"service": "demo_web-green", "service_id": "demo_web-green-id", "port": 8080, "health": "/healthz"}}
+        "blue": {"service": "demo_web", "service_id": "demo_web-id", "port": 8080, "health": "/healthz", "maxconn": None},
+        "green": {"service": "demo_web-green", "service_id": "demo_web-green-id", "port": 8080, "health": "/healthz",
+                  "maxconn": None}}
 
 
 def test_bad_service_is_reported_and_the_others_routed():
@@ -117,3 +122,14 @@ def test_a_route_holds_as_long_as_its_longest_variant_asks_and_a_hold_changes_th
                                          colour("demo_web-green", "green", **{"conductor.swarm.route.hold": "8s"})])
     assert errors == [] and plain["demo_web"]["hold_ms"] == 0 and held["demo_web"]["hold_ms"] == 8000
     assert route_signature(plain) != route_signature(held)
+
+
+def test_maxconn_is_per_variant_and_changes_the_signature():
+    plain, _rest = routes_from_services([colour("demo_web", "blue")])
+    limited, _rest = routes_from_services([colour("demo_web", "blue", **{"conductor.swarm.route.maxconn": "32"})])
+    route = limited["demo_web"]
+    assert route["variants"]["blue"]["maxconn"] == 32
+    # green does not exist yet: its backend takes blue's, so a green appearing needs no reload.
+    assert variant_maxconn(route, "blue") == variant_maxconn(route, "green") == 32
+    assert variant_maxconn(plain["demo_web"], "blue") is None
+    assert route_signature(plain) != route_signature(limited)

@@ -42,8 +42,8 @@ def test_running_tasks_become_servers_and_leaving_ones_are_drained():
     wanted = task_servers({"web": route("blue", "green")}, tasks, NET_ID, "shop_default")
     assert sorted(wanted) == ["be_web_blue", "be_web_green", "be_web_plain"]
     assert wanted["be_web_blue"] == {
-        "t_a": {"addr": "10.0.1.2", "port": 8080, "task_id": "a", "service": "web-blue", "want": "ready"},
-        "t_b": {"addr": "10.0.1.3", "port": 8080, "task_id": "b", "service": "web-blue", "want": "drain"}}
+        "t_a": {"addr": "10.0.1.2", "port": 8080, "task_id": "a", "service": "web-blue", "want": "ready", "maxconn": None},
+        "t_b": {"addr": "10.0.1.3", "port": 8080, "task_id": "b", "service": "web-blue", "want": "drain", "maxconn": None}}
     assert list(wanted["be_web_green"]) == ["t_e"]
     assert wanted["be_web_plain"] == {}
 
