@@ -79,9 +79,10 @@ class ModuleCluster(Cluster):
                     logs_for=list(logs_for), log_lines=self.log_lines)
         return self.run_or_raise("conductor.swarm.stack_info", args)
 
-    def roll_back(self, services, expected_hashes, remove):
+    def roll_back(self, services, expected_hashes, remove, remove_objects=()):
         return self.run("conductor.swarm.stack_rollback", dict(
-            self.connection_args, name=self.stack, services=services, expected_hashes=expected_hashes, remove=remove))
+            self.connection_args, name=self.stack, services=services, expected_hashes=expected_hashes, remove=remove,
+            remove_objects=list(remove_objects)))
 
     def scale(self, service, replicas):
         return self.run_or_raise("conductor.swarm.stack_variant", dict(

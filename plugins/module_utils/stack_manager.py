@@ -6,7 +6,8 @@
 Order: convert and validate everything, resolve image digests, then create
 networks, configs and secrets, then create or update services. Nothing is
 touched until every input has been checked. If the Engine refuses a service
-half way, what this run already changed is undone before failing.
+half way, the module fails with what this run already changed (``partial``),
+and the rollout's owner undoes it (rollout/owner.py).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -116,7 +117,7 @@ class StackManager:
         self.files = files
         self.client = SwarmClient(module)
         self.auth = self.params["registry_auth"]
-        self.undo = []
+        self.made = []
 
     def read_file(self, path):
         if path not in self.files:
@@ -183,11 +184,10 @@ class StackManager:
         result["started_at"] = self.client.now()
         try:
             self.apply(plan, desired, live_services, converted, objects, result)
-        except Exception as exc:  # pylint: disable=broad-except  # any failure: undo, never leave half a stack
-            undone = self.rollback_partial()
-            self.module.fail_json(
-                msg="the swarm refused part of the deploy (%s); what this run had changed was undone: %s"
-                % (exc, ", ".join(undone) or "nothing"), services=result["services"])
+        except Exception as exc:  # pylint: disable=broad-except  # any failure: undone, never half a stack left
+            # What this run changed goes back through the same tracked rollback as a failed rollout.
+            self.module.fail_json(msg="the swarm refused part of the deploy: %s" % exc, services=result["services"],
+                                  partial=self.partial(result))
         return self.module.exit_json(**result)
 
     # --- colours ------------------------------------------------------------------
@@ -353,20 +353,20 @@ class StackManager:
         for name in objects["networks"]:
             body = dict(converted["networks"][name], Name=name)
             net = self.client.create_network(body)
-            self.undo.append(("network", net.get("Id"), name))
+            self.made.append(("network", net.get("Id"), name))
         ids = dict((kind, dict(self.object_ids[kind])) for kind in ("configs", "secrets"))
         for kind in ("configs", "secrets"):
             for obj in converted[kind].values():
                 if obj["name"] in objects[kind]:
                     made = self.client.create_object(kind, obj["spec"])
-                    self.undo.append((kind[:-1], made["ID"], obj["name"]))
+                    self.made.append((kind[:-1], made["ID"], obj["name"]))
                     ids[kind][obj["name"]] = made["ID"]
         for name in plan["create"] + plan["update"]:
             spec = with_own_labels(self.with_object_ids(desired[name], ids), identity=desired[name])
             auth = self.auth_for(spec["TaskTemplate"]["ContainerSpec"]["Image"]) if send_auth else None
             if name in plan["create"]:
                 made = self.client.create_service(spec, auth)
-                self.undo.append(("service", made["ID"], name))
+                self.made.append(("service", made["ID"], name))
                 result["services"][name]["id"] = made["ID"]
             else:
                 service = live[name]
@@ -377,7 +377,7 @@ class StackManager:
                 if state is not None:
                     spec["Labels"][STATE_LABEL] = state
                 self.client.update_service(service["ID"], service["Version"]["Index"], spec, auth)
-                self.undo.append(("update", service["ID"], name))
+                self.made.append(("update", service["ID"], name))
             inspected = self.client.api.inspect_service(result["services"][name]["id"])
             result["services"][name]["version"] = inspected["Version"]["Index"]
         for name in plan["remove"]:
@@ -393,25 +393,12 @@ class StackManager:
             ref["SecretID"] = ids["secrets"][ref["SecretName"]]
         return spec
 
-    def rollback_partial(self):
-        undone = []
-        for kind, obj_id, name in reversed(self.undo):
-            try:
-                if kind == "service":
-                    self.client.api.remove_service(obj_id)
-                elif kind == "update":
-                    service = self.client.api.inspect_service(obj_id)
-                    self.client.update_service(obj_id, service["Version"]["Index"], service["Spec"], rollback=True)
-                elif kind == "network":
-                    self.client.api.remove_network(obj_id)
-                elif kind == "config":
-                    self.client.api.remove_config(obj_id)
-                elif kind == "secret":
-                    self.client.api.remove_secret(obj_id)
-                undone.append("%s %s" % (kind, name))
-            except (DockerException, RequestException) as exc:
-                self.module.warn("could not undo %s %s: %s" % (kind, name, exc))
-        return undone
+    def partial(self, result):
+        """What a refused apply had changed: the services (as the result describes them) and the objects it made."""
+        services = dict((name, result["services"][name]) for kind, _id, name in self.made if kind in ("service", "update"))
+        objects = [{"kind": kind, "id": obj_id, "name": name} for kind, obj_id, name in self.made
+                   if kind in ("network", "config", "secret")]
+        return {"services": services, "objects": objects}
 
     def cleanup(self):
         """Remove config and secret versions no one uses, beyond the newest keep_versions."""

@@ -15,7 +15,8 @@ description:
   - Asks Swarm to roll each given service back to its previous spec, and removes services that a failed deploy created.
   - A service is rolled back only while it still runs the spec of the deploy being undone (O(expected_hashes)), so a
     service that Swarm already rolled back on its own is not flipped back to the failed spec.
-  - C(conductor.swarm.stack_deploy) calls it when a rollout fails; it can also be used on its own.
+  - C(conductor.swarm.stack_deploy) calls it when a rollout fails, and when the swarm refused part of a deploy
+    (then also for the networks, configs and secrets that deploy created); it can also be used on its own.
 author:
   - conductor.swarm developers (@conductor-swarm)
 extends_documentation_fragment:
@@ -50,6 +51,32 @@ options:
     type: list
     elements: str
     default: []
+  remove_objects:
+    description:
+      - Networks, configs and secrets to remove (created by the deploy being undone), after the services.
+      - A network whose tasks are still detaching, or a config or secret a stopping task still holds, is retried
+        for up to O(remove_wait) seconds; one still in use then is left, and reported in RV(kept).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      kind:
+        description: What it is.
+        type: str
+        required: true
+        choices: [network, config, secret]
+      id:
+        description: Its ID.
+        type: str
+        required: true
+      name:
+        description: Its name, for the result.
+        type: str
+        required: true
+  remove_wait:
+    description: Seconds to retry removing an object still in use.
+    type: int
+    default: 30
 """
 
 EXAMPLES = r"""
@@ -76,7 +103,20 @@ skipped:
   returned: always
   type: dict
   sample: {"shop_api": "already rolled back by Swarm"}
+removed_objects:
+  description: Networks, configs and secrets removed, as C(<kind> <name>).
+  returned: always
+  type: list
+  elements: str
+  sample: ["network shop_backend", "config shop_app_conf-3f2a9c1b0e"]
+kept:
+  description: Objects of O(remove_objects) that could not be removed, with the Engine's reason.
+  returned: always
+  type: dict
+  sample: {"network shop_backend": "network shop_backend has active endpoints"}
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -103,17 +143,51 @@ def skip_reason(service, expected):
     return None
 
 
+def remove_objects(client, objects, wait, check_mode, clock=time):
+    """Remove each object; one still in use is retried until `wait` s have passed. (removed, kept)."""
+    removers = {"network": client.api.remove_network, "config": client.api.remove_config,
+                "secret": client.api.remove_secret}
+    removed, kept = [], {}
+    deadline = clock.time() + wait
+    pending = list(objects)
+    while pending:
+        still = []
+        for obj in pending:
+            label = "%s %s" % (obj["kind"], obj["name"])
+            try:
+                if not check_mode:
+                    removers[obj["kind"]](obj["id"])
+                removed.append(label)
+            except (DockerException, RequestException) as exc:
+                text = str(exc)
+                if "not found" in text.lower() or "no such" in text.lower():
+                    removed.append(label)  # gone already
+                elif clock.time() < deadline:
+                    still.append(obj)  # tasks of a removed service still detaching
+                else:
+                    kept[label] = text
+        pending = still
+        if pending:
+            clock.sleep(1)
+    return removed, kept
+
+
 def main():
     module = AnsibleModule(argument_spec=docker_argument_spec(
         name=dict(type="str", required=True),
         services=dict(type="list", elements="str"),
         expected_hashes=dict(type="dict", default={}),
         remove=dict(type="list", elements="str", default=[]),
+        remove_objects=dict(type="list", elements="dict", default=[], options=dict(
+            kind=dict(type="str", required=True, choices=["network", "config", "secret"]),
+            id=dict(type="str", required=True),
+            name=dict(type="str", required=True))),
+        remove_wait=dict(type="int", default=30),
     ), supports_check_mode=True)
     client = SwarmClient(module)
     client.require_manager()
     params = module.params
-    result = {"rolled_back": {}, "removed": [], "skipped": {}}
+    result = {"rolled_back": {}, "removed": [], "skipped": {}, "removed_objects": [], "kept": {}}
     try:
         for service in client.stack_services(params["name"]):
             name = service["Spec"]["Name"]
@@ -135,7 +209,9 @@ def main():
             result["rolled_back"][name] = version
     except (DockerException, RequestException) as exc:
         module.fail_json(msg="rollback of stack %s failed: %s" % (params["name"], exc), **result)
-    module.exit_json(changed=bool(result["rolled_back"] or result["removed"]), **result)
+    result["removed_objects"], result["kept"] = remove_objects(client, params["remove_objects"], params["remove_wait"],
+                                                               module.check_mode)
+    module.exit_json(changed=bool(result["rolled_back"] or result["removed"] or result["removed_objects"]), **result)
 
 
 if __name__ == "__main__":

@@ -195,6 +195,45 @@ def test_bad_compose_file_is_refused_and_changes_nothing(lab, manager, tmp_path)
     assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
 
 
+def test_a_deploy_the_swarm_refuses_half_way_is_undone(lab, manager, tmp_path):
+    """The Engine refuses the second service after the network, the config and the first service were made:
+    the deploy fails and what it made goes, through the same rollback as a failed rollout."""
+    stack = "refused"
+    remove_stack(stack)
+    # A service made by hand (no stack label) holds the name the stack's service b wants: Swarm refuses b.
+    manager.run("docker service rm refused_b")
+    manager.check_output("docker service create --detach --no-resolve-image --replicas 0 --name refused_b "
+                         "lab-registry:5000/conductor/demo-app:1.0.0")
+    (tmp_path / "app.conf").write_text("greeting = refused\n")
+    compose = tmp_path / "refused.yml"
+    image = "${REGISTRY:-lab-registry:5000}/conductor/demo-app:1.0.0"
+    compose.write_text(
+        "version: '3.8'\nservices:\n  a:\n    image: %s\n    networks: [backend]\n    configs:\n"
+        "      - source: conf\n        target: /etc/demo-app/app.conf\n    deploy:\n      endpoint_mode: dnsrr\n"
+        "  b:\n    image: %s\n    networks: [backend]\n    deploy:\n      endpoint_mode: dnsrr\n"
+        "networks:\n  backend: {}\nconfigs:\n  conf:\n    file: ./app.conf\n" % (image, image))
+    try:
+        proc = deploy(lab, stack, "refused", files=[compose])
+        out = " ".join(proc.stdout.split())
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert "the swarm refused part of the deploy:" in out and "refused_b" in out, proc.stdout[-3000:]
+        assert "undoing what this deploy had changed" in out
+        found = re.search(r"deploy of stack refused failed and was rolled back: the stack is back on the previous "
+                          r"version \(([^)]*)\)", out)
+        assert found, proc.stdout[-3000:]
+        undone = found.group(1).split(", ")
+        assert "refused_a" in undone and "network refused_backend" in undone, undone
+        assert [u for u in undone if u.startswith("config refused_conf-")], undone
+        # Nothing of the stack is left; the service made by hand is as it was.
+        assert services(manager, stack) == {}
+        assert manager.check_output("docker network ls -q --filter name=refused_backend") == ""
+        assert manager.check_output("docker config ls -q --filter label=com.docker.stack.namespace=%s" % stack) == ""
+        assert manager.check_output("docker service inspect -f '{{.Spec.Mode.Replicated.Replicas}}' refused_b") == "0"
+    finally:
+        manager.run("docker service rm refused_b")
+        remove_stack(stack)
+
+
 def test_no_secret_reaches_any_output(lab):
     planted = [lab["password"], (ROOT / "examples" / "stack" / "secrets" / "app_token.txt").read_text().strip()]
     logs = sorted(LOG_DIR.glob("deploy-*.log"))

@@ -27,8 +27,9 @@ class Cluster(object):
         """stack_info with raw=True for these services: services, tasks, nodes, now, logs."""
         raise NotImplementedError
 
-    def roll_back(self, services, expected_hashes, remove):
-        """stack_rollback: previous specs for `services`, remove the created ones."""
+    def roll_back(self, services, expected_hashes, remove, remove_objects=()):
+        """stack_rollback: previous specs for `services`, remove the created ones, then the objects
+        ({"kind": network|config|secret, "id", "name"}) a refused deploy had made."""
         raise NotImplementedError
 
     def scale(self, service, replicas):

@@ -45,6 +45,9 @@ class Rollout(object):
     def run(self):
         result = dict(self.cluster.apply())
         if result.get("failed"):
+            partial = result.pop("partial", None)
+            if partial:
+                return self.undo_partial(result, partial)
             return result
         self.say_plan(result)
         if self.check_mode or not self.tracking["wait"] or not result.get("changed"):
@@ -177,10 +180,16 @@ class Rollout(object):
             self.say("  " + line)
         return self.roll_back(result, changed, why)
 
-    def roll_back(self, result, changed, why):
-        """The changed services back on their previous specs, tracked until they are; the task's message says how it
-        went, then why the deploy failed."""
-        if not self.tracking["rollback"]:
+    def undo_partial(self, result, partial):
+        """The swarm refused part of the apply: what it had changed goes back, whatever `rollback` says, since
+        a half-applied stack is never left behind."""
+        self.say("  %s; undoing what this deploy had changed" % result["msg"])
+        return self.roll_back(result, partial["services"], result["msg"], always=True, objects=partial["objects"])
+
+    def roll_back(self, result, changed, why, always=False, objects=()):
+        """The changed services back on their previous specs, tracked until they are, then the networks, configs
+        and secrets the deploy made removed; the task's message says how it went, then why the deploy failed."""
+        if not (self.tracking["rollback"] or always):
             result["msg"] = "deploy of stack %s failed; rollback is off, so the stack is left as it is. %s" % (
                 self.stack, why)
             return result
@@ -211,7 +220,16 @@ class Rollout(object):
                 result["msg"] = ("deploy of stack %s failed and the rollback did not converge (%s): the stack may be "
                                  "serving a mix of versions. %s" % (self.stack, tracked["reason"], why))
                 return result
-        restored = ", ".join(sorted(list(back) + undo["removed"]))
+        undone = sorted(list(back) + undo["removed"])
+        if objects:
+            # Only now: a config or network is in use until the services that had it are back or gone.
+            removal = self.cluster.roll_back(services=[], expected_hashes={}, remove=[], remove_objects=list(objects))
+            result["rollback"]["removed_objects"] = removal.get("removed_objects", [])
+            undone += removal.get("removed_objects", [])
+            not_back += ["%s (%s)" % (label, reason) for label, reason in sorted((removal.get("kept") or {}).items())]
+            if removal.get("failed"):
+                not_back.append("networks, configs and secrets (%s)" % removal.get("msg"))
+        restored = ", ".join(undone)
         if not_back:
             result["msg"] = ("deploy of stack %s failed; rolled back %s, but could not roll back %s. %s" % (
                 self.stack, restored or "nothing", ", ".join(sorted(not_back)), why))

@@ -69,10 +69,11 @@ class RecordedCluster(Cluster):
         source = self.rollback_polls if self.rolled_back and self.rollback_polls else self.polls
         return source[min(index, len(source) - 1)]
 
-    def roll_back(self, services, expected_hashes, remove):
-        self.calls.append(("roll_back", services, expected_hashes, remove))
+    def roll_back(self, services, expected_hashes, remove, remove_objects=()):
+        self.calls.append(("roll_back", services, expected_hashes, remove, list(remove_objects)))
         self.rolled_back = len(self.calls)
-        return {"rolled_back": {}, "removed": [], "skipped": dict((s, "already rolled back by Swarm") for s in services)}
+        return {"rolled_back": {}, "removed": [], "skipped": dict((s, "already rolled back by Swarm") for s in services),
+                "removed_objects": ["%s %s" % (o["kind"], o["name"]) for o in remove_objects], "kept": {}}
 
     def cleanup(self):
         self.calls.append(("cleanup",))
@@ -116,13 +117,64 @@ def test_a_rolled_back_service_rolls_the_stack_back_with_logs_and_reason():
     assert result["failed"] is True
     assert result["rollout"]["verdict"] == rs.ROLLED_BACK
     rollback = [c for c in cluster.calls if c[0] == "roll_back"]
-    assert rollback == [("roll_back", ["demo_web"], {"demo_web": "h-demo_web"}, [])]
+    assert rollback == [("roll_back", ["demo_web"], {"demo_web": "h-demo_web"}, [], [])]
     assert result["rollback"]["rollout"]["verdict"] == rs.CONVERGED
     assert result["msg"].startswith("deploy of stack demo failed and was rolled back: the stack is back on the "
                                     "previous version (demo_web).")
     assert "healthcheck never passed" in result["msg"]
     assert "  rolling back stack demo to the previous version" in said
     assert any("FATAL: boom" in line for line in said), said
+
+
+class RefusedCluster(RecordedCluster):
+    """The swarm refused the apply half way: demo_web was updated and demo_backend created, then demo_worker refused."""
+
+    REFUSAL = 'the swarm refused part of the deploy: 409 Client Error: Conflict ("name conflicts with an existing object")'
+
+    def __init__(self, rec, kept=None, **kw):
+        RecordedCluster.__init__(self, rec, **kw)
+        self.kept = kept or {}
+
+    def apply(self, **overrides):
+        self.calls.append(("apply", overrides))
+        web = {"action": "update", "version": 41, "spec_hash": "h-demo_web", "id": "x"}
+        worker = {"action": "create", "version": None, "spec_hash": "h-demo_worker", "id": None}
+        return {"failed": True, "msg": self.REFUSAL, "services": {"demo_web": web, "demo_worker": worker},
+                "partial": {"services": {"demo_web": web},
+                            "objects": [{"kind": "network", "id": "n1", "name": "demo_backend"}]}}
+
+    def roll_back(self, services, expected_hashes, remove, remove_objects=()):
+        answer = RecordedCluster.roll_back(self, services, expected_hashes, remove, remove_objects)
+        answer["removed_objects"] = [label for label in answer["removed_objects"] if label not in self.kept]
+        answer["kept"] = dict((label, why) for label, why in self.kept.items() if remove_objects)
+        return answer
+
+
+@pytest.mark.parametrize("rollback", [True, False])
+def test_a_refused_apply_is_undone_by_the_tracked_rollback_then_its_objects_removed(rollback):
+    rec = recording("unhealthy-rolled-back")
+    cluster = RefusedCluster(rec, rollback_polls=rec["polls"][-1:])
+    result, said = run(cluster, rollback=rollback)  # rollback off or on: half a stack is never left
+    assert result["failed"] is True and "partial" not in result
+    undo = [c for c in cluster.calls if c[0] == "roll_back"]
+    assert undo == [("roll_back", ["demo_web"], {"demo_web": "h-demo_web"}, [], []),
+                    ("roll_back", [], {}, [], [{"kind": "network", "id": "n1", "name": "demo_backend"}])]
+    # The objects go only once the rollback has converged: the services held them until then.
+    kinds = [c[0] for c in cluster.calls]
+    assert kinds.index("poll") < len(kinds) - 1 - kinds[::-1].index("roll_back")
+    assert result["rollback"]["rollout"]["verdict"] == rs.CONVERGED
+    assert result["rollback"]["removed_objects"] == ["network demo_backend"]
+    assert result["msg"] == ("deploy of stack demo failed and was rolled back: the stack is back on the previous "
+                             "version (demo_web, network demo_backend). " + RefusedCluster.REFUSAL)
+    assert "  %s; undoing what this deploy had changed" % RefusedCluster.REFUSAL in said
+
+
+def test_an_object_still_in_use_after_the_undo_is_named_in_the_failure():
+    rec = recording("unhealthy-rolled-back")
+    kept = {"network demo_backend": "network demo_backend has active endpoints"}
+    result, _said = run(RefusedCluster(rec, kept=kept, rollback_polls=rec["polls"][-1:]))
+    assert result["msg"] == ("deploy of stack demo failed; rolled back demo_web, but could not roll back network "
+                             "demo_backend (network demo_backend has active endpoints). " + RefusedCluster.REFUSAL)
 
 
 def test_with_rollback_off_the_stack_is_left_as_it_is():
