@@ -108,7 +108,7 @@ removed_objects:
   returned: always
   type: list
   elements: str
-  sample: ["network shop_backend", "config shop_app_conf-3f2a9c1b0e"]
+  sample: ["network shop_backend", "config shop_app_conf_3f2a9c1b0e"]
 kept:
   description: Objects of O(remove_objects) that could not be removed, with the Engine's reason.
   returned: always

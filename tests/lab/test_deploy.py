@@ -6,6 +6,7 @@ the previous one left (pytest runs a file's tests in order).
 import base64
 import json
 import re
+import time
 
 import pytest
 
@@ -223,9 +224,14 @@ def test_a_deploy_the_swarm_refuses_half_way_is_undone(lab, manager, tmp_path):
         assert found, proc.stdout[-3000:]
         undone = found.group(1).split(", ")
         assert "refused_a" in undone and "network refused_backend" in undone, undone
-        assert [u for u in undone if u.startswith("config refused_conf-")], undone
+        assert [u for u in undone if u.startswith("config refused_conf_")], undone
         # Nothing of the stack is left; the service made by hand is as it was.
         assert services(manager, stack) == {}
+        # Swarm lets go of a removed network once the removed tasks have detached from it.
+        for _second in range(30):
+            if manager.check_output("docker network ls -q --filter name=refused_backend") == "":
+                break
+            time.sleep(1)
         assert manager.check_output("docker network ls -q --filter name=refused_backend") == ""
         assert manager.check_output("docker config ls -q --filter label=com.docker.stack.namespace=%s" % stack) == ""
         assert manager.check_output("docker service inspect -f '{{.Spec.Mode.Replicated.Replicas}}' refused_b") == "0"
