@@ -129,9 +129,9 @@ class SwarmClient:
 
     def require_manager(self):
         swarm = self.swarm_state()
-        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
-            self.fail("this host is not an active swarm manager (LocalNodeState=%s); run this "
-                      "module on a manager" % swarm.get("LocalNodeState", "unknown"))
+        refusal = manager_refusal(swarm)
+        if refusal:
+            self.fail(refusal)
         return swarm
 
     def nodes(self):
@@ -208,6 +208,26 @@ class SwarmClient:
 
 
 NAMESPACE_LABEL = "com.docker.stack.namespace"
+
+
+def manager_refusal(swarm):
+    """Why an engine with this swarm state (`docker info`'s Swarm) cannot run manager work, naming what the
+    host is and what to use instead; None for an active manager."""
+    state = swarm.get("LocalNodeState") or "unknown"
+    if state == "active" and swarm.get("ControlAvailable"):
+        return None
+    if state == "active":
+        managers = ", ".join(m.get("Addr") or "?" for m in swarm.get("RemoteManagers") or []) or "none it knows of"
+        return ("this host is a worker of its swarm (node %s), not a manager; run this module on a manager: %s "
+                "(a host of the inventory's managers group)" % (swarm.get("NodeID") or "?", managers))
+    if state == "inactive":
+        return ("this host is in no swarm (LocalNodeState=inactive): provision it with playbooks/provision.yml, "
+                "or run this module on a manager")
+    if state == "locked":
+        return "this manager's swarm is locked (autolock): unlock it (docker swarm unlock), then run this module again"
+    detail = ": %s" % swarm["Error"] if swarm.get("Error") else ""
+    return "this host is not an active member of a swarm (LocalNodeState=%s%s); run this module on a manager" % (
+        state, detail)
 
 
 def auth_header(registry_auth):

@@ -196,6 +196,16 @@ def test_bad_compose_file_is_refused_and_changes_nothing(lab, manager, tmp_path)
     assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
 
 
+def test_a_deploy_aimed_at_a_worker_names_it_and_the_managers_and_changes_nothing(lab, manager):
+    before = dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items())
+    proc = deploy(lab, STACK, "on-worker", "-e", "deploy_manager=lab-2")
+    out = " ".join(proc.stdout.split())
+    assert proc.returncode != 0
+    assert re.search(r"this host is a worker of its swarm \(node \w+\), not a manager; run this module on a manager: "
+                     r"[\d.]+:2377 \(a host of the inventory's managers group\)", out), proc.stdout[-3000:]
+    assert dict((n, s["Version"]["Index"]) for n, s in services(manager, STACK).items()) == before
+
+
 def test_a_deploy_the_swarm_refuses_half_way_is_undone(lab, manager, tmp_path):
     """The Engine refuses the second service after the network, the config and the first service were made:
     the deploy fails and what it made goes, through the same rollback as a failed rollout."""

@@ -15,3 +15,4 @@ if not LINK.exists():
     os.symlink(ROOT, LINK)
 sys.path.insert(0, str(COLLECTIONS))
 sys.path.insert(0, str(ROOT / "lab"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared fakes: fake_clock

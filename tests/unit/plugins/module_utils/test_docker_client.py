@@ -1,5 +1,7 @@
 """The shared client: connection options, TLS files, the CA actually used, and how
-an engine that does not answer is reported."""
+an engine that does not answer is reported, and a host that is no manager."""
+import json
+import os
 import socket
 
 import docker
@@ -97,3 +99,33 @@ def test_an_engine_that_does_not_answer_is_reported_as_such(api_version):
     with pytest.raises(RuntimeError):
         docker_client.SwarmClient(module)
     assert module.failed["msg"].startswith("cannot reach the Docker Engine at tcp://127.0.0.1:%d: " % port)
+
+
+def swarm_fixture(name):
+    path = os.path.join(os.path.dirname(__file__), "fixtures", "swarm", name)
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def test_a_manager_may_run_manager_work():
+    assert docker_client.manager_refusal(swarm_fixture("info_swarm_manager.json")) is None
+
+
+def test_a_worker_is_named_as_one_with_the_managers_to_use_instead():
+    # `docker info` on the lab's lab-2.
+    msg = docker_client.manager_refusal(swarm_fixture("info_swarm_worker.json"))
+    assert msg == ("this host is a worker of its swarm (node jntpkrjzwcnx951p72m7tvhsv), not a manager; run this "
+                   "module on a manager: 172.18.0.2:2377 (a host of the inventory's managers group)")
+
+
+@pytest.mark.parametrize("swarm, words", [
+    ({"LocalNodeState": "inactive", "ControlAvailable": False},
+     "this host is in no swarm (LocalNodeState=inactive): provision it with playbooks/provision.yml"),
+    ({"LocalNodeState": "locked", "ControlAvailable": False},
+     "this manager's swarm is locked (autolock): unlock it (docker swarm unlock)"),
+    ({"LocalNodeState": "error", "Error": "raft: failed", "ControlAvailable": False},
+     "this host is not an active member of a swarm (LocalNodeState=error: raft: failed)"),
+    ({}, "this host is not an active member of a swarm (LocalNodeState=unknown)"),
+])
+def test_other_states_say_what_the_host_is(swarm, words):
+    assert words in docker_client.manager_refusal(swarm)

@@ -9,6 +9,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster im
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
 from ansible_collections.conductor.swarm.plugins.module_utils import rollout_state as rs
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import STRATEGIES
+from fake_clock import FakeClock
 
 RECORDED = os.path.join(os.path.dirname(__file__), "..", "fixtures", "rollout", "recorded")
 TRACKING = {"wait": True, "deadline": 600, "service_deadline": 300, "monitor": 0, "rollback": True,
@@ -18,17 +19,6 @@ TRACKING = {"wait": True, "deadline": 600, "service_deadline": 300, "monitor": 0
 def recording(name):
     with open(os.path.join(RECORDED, name + ".json")) as f:
         return json.load(f)
-
-
-class FakeClock(object):
-    def __init__(self):
-        self.now = 1000.0
-
-    def time(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 class RecordedCluster(Cluster):
@@ -84,7 +74,7 @@ class RecordedCluster(Cluster):
 
 def run(cluster, check_mode=False, **tracking):
     said = []
-    result = Rollout(cluster, "demo", dict(TRACKING, **tracking), said.append, FakeClock(),
+    result = Rollout(cluster, "demo", dict(TRACKING, **tracking), said.append, FakeClock(1000.0),
                      check_mode=check_mode).run()
     return result, said
 
@@ -239,7 +229,7 @@ class ColourCluster(RecordedCluster):
 
 def test_a_colour_that_fails_its_smoke_check_fails_the_deploy_and_leaves_traffic_alone():
     cluster, proxy, said = ColourCluster(recording("update-converged")), SmokeFailingProxy(), []
-    result = Rollout(cluster, "demo", TRACKING, said.append, FakeClock(), proxy=proxy).run()
+    result = Rollout(cluster, "demo", TRACKING, said.append, FakeClock(1000.0), proxy=proxy).run()
     assert result["failed"] is True
     assert result["msg"] == ("deploy of stack demo failed: demo: smoke check of green failed, traffic never moved: "
                              "GET / through the preview route answered 503, expected 200 (2 attempts)")

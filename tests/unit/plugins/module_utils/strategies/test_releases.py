@@ -1,17 +1,7 @@
 """Blue-green and canary releases driven with a scripted proxy and a clock that moves when slept."""
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.release import ReleaseContext, green_share
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import STRATEGIES
-
-
-class Clock(object):
-    def __init__(self):
-        self.now = 0.0
-
-    def time(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
+from fake_clock import FakeClock
 
 
 class ScriptedProxy(object):
@@ -48,7 +38,7 @@ PLAN = {"route": "shop_web", "live": "blue", "target": "green", "service": "shop
 
 
 def release(strategy, options, proxy=None, figures=None, probes=((200, "ok"),), plan=None):
-    clock = Clock()
+    clock = FakeClock()
     proxy = ScriptedProxy(clock, figures, probes)
     cluster, said = Cluster(), []
     ctx = ReleaseContext(cluster, proxy, said.append, clock, 1)
