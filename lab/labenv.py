@@ -80,16 +80,31 @@ def write_private_json(path, data):
     return path
 
 
+def lab_hosts():
+    """The lab's host containers by name (the inventory's hosts), managers first."""
+    groups = yaml.safe_load(INVENTORY.read_text())["all"]["children"]
+    return [host for group in ("managers", "workers") for host in (groups.get(group) or {}).get("hosts") or {}]
+
+
+def on_host(host, *argv):
+    """Run a command in one lab host container (from this machine, not over SSH)."""
+    return subprocess.run(["docker", "exec", host] + list(argv), check=False, capture_output=True, text=True,
+                          timeout=120)
+
+
 def remove_stack(stack, timeout=60):
-    """docker stack rm, then wait until Swarm has let go of its containers and networks."""
+    """docker stack rm, then wait until every host has let go of its containers and networks: a network
+    created again under the same name while a worker still holds the old one gives that worker's tasks
+    "no configured subnet or ip-range contain the IP address"."""
     on_manager("docker stack rm %s" % stack)
+    probe = ("docker ps -aq --filter label=com.docker.stack.namespace=%s; docker network ls -q --filter "
+             "label=com.docker.stack.namespace=%s" % (stack, stack))
     for _second in range(timeout):
-        left = on_manager("docker ps -aq --filter label=com.docker.stack.namespace=%s; docker network ls -q "
-                          "--filter label=com.docker.stack.namespace=%s" % (stack, stack)).stdout.strip()
+        left = [host for host in lab_hosts() if on_host(host, "sh", "-c", probe).stdout.strip()]
         if not left:
             return
         time.sleep(1)
-    raise RuntimeError("stack %s did not go away within %ss" % (stack, timeout))
+    raise RuntimeError("stack %s did not go away within %ss (still on %s)" % (stack, timeout, ", ".join(left)))
 
 
 def install_collection(workdir):

@@ -8,14 +8,12 @@ import ast
 import collections
 import json
 import re
-import subprocess
 import time
 
 import pytest
-import yaml
 
 from conftest import LOG_DIR, ROOT, deploy, services
-from labenv import INVENTORY, deploy_edge, edge_url, on_manager, remove_stack
+from labenv import deploy_edge, edge_url, lab_hosts, on_host, on_manager, remove_stack
 from traffic import under_load
 
 STACK = "strat"
@@ -145,14 +143,10 @@ CALLER = ("import collections, urllib.request\n"
 
 def internal_versions(lab, requests=60):
     """{version: count} that a caller on the stack's backend network sees through the name `web`."""
-    inventory = yaml.safe_load(INVENTORY.read_text())["all"]["children"]
-    for host in [h for group in ("managers", "workers") for h in (inventory.get(group) or {}).get("hosts") or {}]:
-        found = subprocess.run(["docker", "exec", host, "docker", "ps", "-q", "--filter",
-                                "label=com.docker.swarm.service.name=strat_api"], capture_output=True, text=True, check=False)
-        ids = found.stdout.split()
+    for host in lab_hosts():
+        ids = on_host(host, "docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=strat_api").stdout.split()
         if ids:
-            out = subprocess.run(["docker", "exec", host, "docker", "exec", ids[0], "python3", "-c", CALLER % requests],
-                                 capture_output=True, text=True, timeout=120, check=False)
+            out = on_host(host, "docker", "exec", ids[0], "python3", "-c", CALLER % requests)
             assert out.returncode == 0, out.stderr[-2000:]
             return ast.literal_eval(out.stdout.strip())
     raise AssertionError("no strat_api task runs on any lab host")
