@@ -203,8 +203,7 @@ class StackManager:
         in_colour = [n for n in sorted(desired) if n not in by_colour and has_colours(n, live)]
         if not by_colour and not in_colour:
             return desired, {}
-        edge = self.edge_service()
-        routing = self.routing_state(edge)
+        edge, routing = self.edge_and_routing()
         placed = dict((n, spec) for n, spec in desired.items() if n not in by_colour + in_colour)
         colours = {}
         for route in by_colour + in_colour:
@@ -231,16 +230,15 @@ class StackManager:
                                   live_service=variant_name(route, plan["live"]) if plan["live"] else None)
         return placed, colours
 
-    def edge_service(self):
+    def edge_and_routing(self):
+        """The edge proxy's service, and its routing state ({route: {"green": percent, ...}}) from its label."""
+        proxy = EdgeProxy(self.client, self.params["edge_service"])
         try:
-            return EdgeProxy(self.client, self.params["edge_service"]).service()
+            edge = proxy.service()
         except EdgeError as exc:
             self.module.fail_json(msg="blue-green and canary need the edge proxy: %s; nothing was changed" % exc)
-
-    def routing_state(self, edge):
-        """The edge proxy's routing state ({route: {"green": percent, ...}}), read from its service."""
         try:
-            return EdgeProxy(self.client, self.params["edge_service"]).state(edge)["routes"]
+            return edge, proxy.state(edge)["routes"]
         except ValueError as exc:  # StateError
             self.module.fail_json(msg="the edge proxy's routing state on service %s is unreadable (%s); nothing was "
                                   "changed" % (self.params["edge_service"], exc))

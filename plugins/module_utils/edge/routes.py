@@ -182,16 +182,19 @@ def routes_from_services(services):
     return routes, errors
 
 
-def variant_health(route, variant):
-    """The health path of a variant's backend; a variant with no service yet takes
-    another variant's, so a colour appearing with the same path needs no reload."""
+def _backend_setting(route, variant, key, default):
+    """A setting of a variant's backend; a variant with no service yet takes another variant's, so a
+    colour appearing with the same settings needs no reload."""
     variants = route["variants"]
-    if variant in variants:
-        return variants[variant]["health"]
-    for other in VARIANTS:
-        if other in variants:
-            return variants[other]["health"]
-    return DEFAULT_HEALTH
+    for name in [variant] + [v for v in VARIANTS if v != variant]:
+        if name in variants:
+            return variants[name].get(key, default)
+    return default
+
+
+def variant_health(route, variant):
+    """The health path of a variant's backend."""
+    return _backend_setting(route, variant, "health", DEFAULT_HEALTH)
 
 
 def route_signature(routes):
@@ -203,13 +206,8 @@ def route_signature(routes):
 
 
 def variant_maxconn(route, variant):
-    """The server maxconn of a variant's backend (None: no limit); a variant with no service yet takes
-    another's, as variant_health does."""
-    variants = route["variants"]
-    for name in [variant] + [v for v in VARIANTS if v != variant]:
-        if name in variants:
-            return variants[name].get("maxconn")
-    return None
+    """The server maxconn of a variant's backend (None: no limit)."""
+    return _backend_setting(route, variant, "maxconn", None)
 
 
 def route_order(routes):
