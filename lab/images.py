@@ -1,6 +1,9 @@
 """Images the lab runs besides the example app, built offline from Debian packages.
 
-  images.py edge     conductor/edge-proxy:<EDGE_VERSION>: HAProxy + python3 + the agent
+  images.py edge     conductor/edge-agent:<EDGE_VERSION>: the edge agent (python3), with HAProxy for
+                     routers and the read-only Docker API service
+  images.py haproxy  conductor/haproxy:<HAPROXY_TAG>: the lab's stand-in for the official HAProxy image
+                     (lab/haproxy), which the edge proxy service runs
   images.py naive    conductor/naive-nginx:1: nginx, the benchmark's naive baseline
 
 Each image carries a label with a digest of its recipe (base, Dockerfile, the
@@ -24,12 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 # The classic builder: BuildKit would want a frontend image from a registry.
 os.environ["DOCKER_BUILDKIT"] = "0"
 RECIPE_LABEL = "io.conductor-swarm.image.recipe"
-EDGE_REPO = "conductor/edge-proxy"
-EDGE_VERSION = "0.1.0"
+EDGE_REPO = "conductor/edge-agent"
+EDGE_VERSION = "0.2.0"
 EDGE_PACKAGES = ["haproxy", "python3-minimal", "libpython3.13-stdlib", "busybox-static", "ca-certificates"]
 EDGE_FILES = ROOT / "roles" / "edge_proxy" / "files"
 EDGE_LIB = ROOT / "plugins" / "module_utils" / "edge"
 MANAGER_SIDE = ("proxy_client.py",)
+HAPROXY_IMAGE = "conductor/haproxy:3.0"
+HAPROXY_FILES = ROOT / "lab" / "haproxy"
 NAIVE_IMAGE = "conductor/naive-nginx:1"
 NAIVE_PACKAGES = ["nginx", "busybox-static"]
 
@@ -51,7 +56,7 @@ def edge_image() -> str:
     base = rootfs.build("edge", EDGE_PACKAGES)
     # What the agent imports: everything but the managers' side of the proxy.
     lib = sorted(p for p in EDGE_LIB.glob("*.py") if p.name not in MANAGER_SIDE)
-    files = [EDGE_FILES / "Dockerfile", EDGE_FILES / "edge_agent.py", *lib]
+    files = [EDGE_FILES / "Dockerfile", EDGE_FILES / "edge_agent.py", EDGE_FILES / "docker-api.cfg", *lib]
     tag = f"{EDGE_REPO}:{EDGE_VERSION}"
     recipe = _recipe(base, files)
     if _current(tag, recipe):
@@ -64,12 +69,26 @@ def edge_image() -> str:
         pkg = opt / "ansible_collections" / "conductor" / "swarm" / "plugins" / "module_utils" / "edge"
         pkg.mkdir(parents=True)
         shutil.copy(EDGE_FILES / "edge_agent.py", opt / "edge_agent.py")
+        shutil.copy(EDGE_FILES / "docker-api.cfg", opt / "docker-api.cfg")
         for f in lib:
             shutil.copy(f, pkg / f.name)
         docker("build", "-q", "--build-arg", f"BASE={base}", "--build-arg", f"VERSION={EDGE_VERSION}",
                "--label", f"{RECIPE_LABEL}={recipe}", "-t", tag, str(ctx))
     log(f"built {tag}")
     return tag
+
+
+def haproxy_image() -> str:
+    base = rootfs.build("haproxy", ["haproxy"])
+    files = sorted(HAPROXY_FILES.iterdir())
+    recipe = _recipe(base, files)
+    if _current(HAPROXY_IMAGE, recipe):
+        log(f"{HAPROXY_IMAGE} is up to date")
+        return HAPROXY_IMAGE
+    docker("build", "-q", "--build-arg", f"BASE={base}", "--label", f"{RECIPE_LABEL}={recipe}",
+           "-t", HAPROXY_IMAGE, str(HAPROXY_FILES))
+    log(f"built {HAPROXY_IMAGE}")
+    return HAPROXY_IMAGE
 
 
 def naive_image() -> str:
@@ -80,9 +99,9 @@ def naive_image() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("image", choices=["edge", "naive"])
+    parser.add_argument("image", choices=["edge", "haproxy", "naive"])
     args = parser.parse_args(argv)
-    print(edge_image() if args.image == "edge" else naive_image())
+    print({"edge": edge_image, "haproxy": haproxy_image, "naive": naive_image}[args.image]())
     return 0
 
 

@@ -14,7 +14,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = ROOT / "inventories" / "lab" / "hosts.yml"
 VERSIONS = ("1.0.0", "2.0.0")
-EDGE_IMAGE = "conductor/edge-proxy:0.1.0"
+# The edge: HAProxy (the lab's stand-in for the official image) and the agent's image.
+HAPROXY_IMAGE = "conductor/haproxy:3.0"
+EDGE_AGENT_IMAGE = "conductor/edge-agent:0.2.0"
+EDGE_IMAGES = (HAPROXY_IMAGE, EDGE_AGENT_IMAGE)
 NAIVE_IMAGE = "conductor/naive-nginx:1"
 sys.path.insert(0, str(ROOT / "lab"))
 # testinfra and the tests call ansible tools by name: the project's own first.
@@ -151,10 +154,14 @@ def deploy_edge(lab, log_dir, extra=()):
     """The edge proxy on the lab's manager, from the lab registry (playbooks/edge_proxy.yml)."""
     reg = lab["registry"]
     path = write_private_json(Path(log_dir) / "vars-edge.json", {
-        "edge_proxy_image": "%s/%s" % (reg["address_in_lab"], EDGE_IMAGE),
+        "edge_proxy_image": "%s/%s" % (reg["address_in_lab"], HAPROXY_IMAGE),
+        "edge_proxy_agent_image": "%s/%s" % (reg["address_in_lab"], EDGE_AGENT_IMAGE),
         "edge_proxy_registry_auth": {"username": reg["username"], "password": lab["password"],
                                      "serveraddress": reg["address_in_lab"]},
-        "edge_proxy_with_registry_auth": True})
+        "edge_proxy_with_registry_auth": True,
+        # The lab's nested hosts carry no IPsec (encrypted overlay) traffic between them: a worker's agent
+        # timed out reaching edge_api on an encrypted control network.
+        "edge_proxy_encrypt_control": False})
     proc = sh(["ansible-playbook", "playbooks/edge_proxy.yml", "-e", "@%s" % path, *extra])
     (Path(log_dir) / "edge-proxy.log").write_text(proc.stdout)
     if proc.returncode != 0:
@@ -180,6 +187,7 @@ def prepare(log_dir, hosts=3, managers=1, installed=None, edge=False, naive=Fals
     step("build", ["bash", "examples/app/build.sh", *VERSIONS])
     if edge:
         step("build-edge", [py, "lab/images.py", "edge"])
+        step("build-haproxy", [py, "lab/images.py", "haproxy"])
     if naive:
         step("build-naive", [py, "lab/images.py", "naive"])
     bare = on_manager("command -v dockerd").returncode != 0  # no Docker Engine yet
@@ -191,7 +199,7 @@ def prepare(log_dir, hosts=3, managers=1, installed=None, edge=False, naive=Fals
     import registry  # lab/registry.py
     registry.up()
     info = registry.info()
-    images = ["conductor/demo-app:%s" % v for v in VERSIONS] + ([EDGE_IMAGE] if edge else []) + (
+    images = ["conductor/demo-app:%s" % v for v in VERSIONS] + (list(EDGE_IMAGES) if edge else []) + (
         [NAIVE_IMAGE] if naive else [])
     digests = registry.push(images)
     return {"registry": info, "digests": digests, "password": Path(info["password_file"]).read_text().strip(),

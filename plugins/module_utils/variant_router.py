@@ -6,12 +6,14 @@
 Callers inside the stack reach `web` by its name. Once `web` runs as colours
 (`web-blue`, `web-green`), the colours keep only their own names, and the
 service `<stack>_web-router` holds `web` (and any alias the Compose file
-gives it) on the stack's networks: the edge proxy's image in router mode
-(EDGE_ROUTE), which sends every request to what the edge's routing state
-says, so internal traffic switches and splits with external traffic.
+gives it) on the stack's networks: the edge agent's image in router mode
+(EDGE_ROUTE: the agent with HAProxy as its child), which sends every request
+to what the edge's routing state says, so internal traffic switches and
+splits with external traffic. It reads the swarm from the edge's read-only
+Docker API on the edge's control network, so it runs on any node.
 
 Pure logic: builds the router's service spec from the colour's spec and the
-edge proxy's service.
+edge proxy's service (its labels name the agent's image and the networks).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +24,11 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import NAMESPACE_LABEL
 
 ROUTER_LABEL = "conductor.swarm.router-for"
+# Labels the edge_proxy role puts on the edge proxy's service: what a router is made of.
+EDGE_AGENT_IMAGE_LABEL = "conductor.swarm.edge.agent-image"
+EDGE_NETWORK_LABEL = "conductor.swarm.edge.network"
+EDGE_CONTROL_LABEL = "conductor.swarm.edge.control-network"
+EDGE_DOCKER_API_LABEL = "conductor.swarm.edge.docker-api"
 SUFFIX = "-router"
 SECOND = 1000000000
 # Healthy once haproxy answers the agent (its status names haproxy's pid), that is, serves the swarm's state.
@@ -43,18 +50,22 @@ def is_router(service_spec):
 
 
 def edge_settings(edge_service):
-    """(image, network) of the edge proxy, from its live service: the router runs the same image."""
+    """{image, network, control, docker_api} from the edge proxy's live service labels."""
     spec = (edge_service or {}).get("Spec") or {}
-    container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-    env = dict(e.split("=", 1) for e in container.get("Env") or [] if "=" in e)
-    if not container.get("Image") or not env.get("EDGE_NETWORK"):
-        raise RouterError("the edge proxy's service %s names no image or no EDGE_NETWORK" % spec.get("Name"))
-    return container["Image"], env["EDGE_NETWORK"]
+    labels = spec.get("Labels") or {}
+    keys = (("image", EDGE_AGENT_IMAGE_LABEL), ("network", EDGE_NETWORK_LABEL), ("control", EDGE_CONTROL_LABEL),
+            ("docker_api", EDGE_DOCKER_API_LABEL))
+    missing = [label for _key, label in keys if not labels.get(label)]
+    if missing:
+        raise RouterError("the edge proxy's service %s has no label %s (redeploy it with this version's "
+                          "conductor.swarm.edge_proxy role)" % (spec.get("Name"), ", ".join(missing)))
+    return dict((key, labels[label]) for key, label in keys)
 
 
 def router_spec(route, plain, edge_service):
     """The router's service spec: `plain` is the service's spec as the Compose file gives it."""
-    image, edge_network = edge_settings(edge_service)
+    edge = edge_settings(edge_service)
+    edge_network = edge["network"]
     labels = plain.get("Labels") or {}
     port = labels.get(LABEL_PORT)
     if not port:
@@ -69,14 +80,14 @@ def router_spec(route, plain, edge_service):
             networks.append(dict((k, v) for k, v in attachment.items() if k in ("Target", "Aliases")))
     if not any(n["Target"] == edge_network for n in networks):
         raise RouterError("service %s is not on the edge network %s" % (route, edge_network))
+    # Where it reads services, tasks and the routing state (GET only), like the edge's agents.
+    networks.append({"Target": edge["control"]})
     env = ["EDGE_HTTP_PORT=%s" % port, "EDGE_NETWORK=%s" % edge_network, "EDGE_ROUTE=%s" % route,
-           "EDGE_SERVICE=%s" % (edge_service["Spec"]["Name"])]
+           "EDGE_SERVICE=%s" % (edge_service["Spec"]["Name"]), "EDGE_DOCKER_URL=%s" % edge["docker_api"]]
     container = {
-        "Image": image,
+        "Image": edge["image"],
         "Labels": {NAMESPACE_LABEL: stack},
         "Env": env,
-        # Like the edge, it reads services, tasks and the routing state (GET only).
-        "Mounts": [{"Type": "bind", "Source": "/var/run/docker.sock", "Target": "/var/run/docker.sock"}],
         "Healthcheck": {"Test": HEALTH_TEST, "Interval": 2 * SECOND, "Timeout": 3 * SECOND, "Retries": 3,
                         "StartPeriod": 10 * SECOND},
         "StopGracePeriod": 30 * SECOND,
@@ -88,7 +99,7 @@ def router_spec(route, plain, edge_service):
             "ContainerSpec": container,
             "Resources": {},
             "RestartPolicy": {"Condition": "any", "Delay": SECOND, "MaxAttempts": 0},
-            "Placement": {"Constraints": ["node.role == manager"]},
+            "Placement": {},
             "Networks": sorted(networks, key=lambda n: n["Target"]),
             "ForceUpdate": 0,
         },

@@ -260,3 +260,42 @@ def test_the_edge_proxy_run_leaks_no_registry_password(lab, edge):
     assert "TASK [conductor.swarm.edge_proxy : Deploy the edge proxy as stack edge]" in text
     assert lab["password"] not in text, "the registry password leaked into the edge proxy role's output"
     assert "password: VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in text  # where -vvv shows it, it is masked
+
+
+def proxy_nodes(service="edge_proxy"):
+    out = on_manager("docker service ps %s --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'"
+                     % service).stdout.split("\n")
+    return sorted(line.split()[0] for line in out if " Running " in " %s " % line)
+
+
+def test_the_edge_runs_on_workers_too_and_a_switch_there_fails_no_request(lab, manager):
+    # Every node an edge node: the HAProxy image has no agent and no Docker socket; the agents on the
+    # workers read the swarm through the managers' read-only Docker API service.
+    everywhere = LOG_DIR / "edge-everywhere"
+    everywhere.mkdir(exist_ok=True)
+    deploy_edge(lab, everywhere, extra=("-e", json.dumps({"edge_proxy_constraints": []})))
+    try:
+        nodes = sorted(lab_hosts())
+        first_manager = lab_hosts()[0]
+        for service in ("edge_proxy", "edge_agent"):
+            for _second in range(60):
+                if proxy_nodes(service) == nodes:
+                    break
+                time.sleep(1)
+            assert proxy_nodes(service) == nodes, (service, proxy_nodes(service))
+        worker = [n for n in nodes if n != first_manager][-1]
+        # green (1.0.0) serves since the canary abort; the release goes to blue through the worker's proxy.
+        seen = under_load(edge_url(worker), HOST, lambda: release(lab, "bg-worker", "2.0.0", "blue-green"),
+                          rate=RATE, min_requests=REQUESTS, old="1.0.0", new="2.0.0", lead=2, tail=2)
+        assert seen.result.returncode == 0, seen.result.stdout[-4000:]
+        assert seen.row["failed"] == 0, seen.summary
+        assert seen.row["versions"].get("2.0.0", 0) > 0
+        # The agent beside the worker's HAProxy killed: HAProxy goes on serving what it was told.
+        agent = on_host(worker, "docker", "ps", "-q", "--filter",
+                        "label=com.docker.swarm.service.name=edge_agent").stdout.split()
+        assert len(agent) == 1, agent
+        seen = under_load(edge_url(worker), HOST, lambda: on_host(worker, "docker", "kill", agent[0]),
+                          rate=RATE, min_requests=1000, old="2.0.0", new=None, lead=1, tail=3)
+        assert seen.row["failed"] == 0 and set(seen.row["versions"]) == {"2.0.0"}, seen.summary
+    finally:
+        deploy_edge(lab, everywhere)  # back to the managers, as the role's default

@@ -52,6 +52,10 @@ DEFAULTS = {
     "status_port": 8405,
     "admin_socket": "/run/conductor-edge/admin.sock",
     "log_port": 8406,
+    # Where HAProxy reaches the agent (its log, its status): 127.0.0.1:<port> when they share a
+    # container; "unix@<path>" in the run directory when HAProxy runs in a container of its own.
+    "log_address": None,
+    "status_address": None,
     "log_ring_size": 4194304,
     "split_map": "/run/conductor-edge/split.map",
     "hold_lua": "/run/conductor-edge/hold.lua",
@@ -153,7 +157,7 @@ def render_config(routes, servers, settings=None):
         "    size %d" % s["log_ring_size"],
         "    timeout connect 1s",
         "    timeout server 10s",
-        "    server agent 127.0.0.1:%d log-proto legacy" % s["log_port"],
+        "    server agent %s log-proto legacy" % (s["log_address"] or "127.0.0.1:%d" % s["log_port"]),
         "",
         "defaults",
         "    mode http",
@@ -224,7 +228,7 @@ def render_config(routes, servers, settings=None):
         "    http-request return status 404 content-type text/plain string \"no route\\n\"",
         "",
         "backend %s" % STATUS_BACKEND,
-        "    server agent 127.0.0.1:%d" % s["status_port"],
+        "    server agent %s" % (s["status_address"] or "127.0.0.1:%d" % s["status_port"]),
     ]
     for key in sorted(routes):
         route = routes[key]

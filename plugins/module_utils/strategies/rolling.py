@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import re
 
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.base import Strategy
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import at_least
@@ -40,11 +41,16 @@ def replicas(spec):
 
 
 def shell_as_pid1(spec):
-    """A shell running a command string as PID 1 ignores SIGTERM unless the script traps it."""
+    """A shell running a command string as PID 1 ignores SIGTERM unless the script traps it; a script
+    that ends by exec-ing its program hands PID 1, and the stop signal, to that program."""
     container = spec["TaskTemplate"]["ContainerSpec"]
     argv = (container.get("Command") or []) + (container.get("Args") or [])
-    return (not container.get("Init") and len(argv) >= 2 and argv[0].rsplit("/", 1)[-1] in ("sh", "bash", "ash")
-            and argv[1] == "-c")
+    if container.get("Init") or len(argv) < 2 or argv[0].rsplit("/", 1)[-1] not in ("sh", "bash", "ash") \
+            or argv[1] != "-c":
+        return False
+    script = argv[2] if len(argv) > 2 else ""
+    last = re.split(r"[;\n]|&&|\|\|", script.strip().rstrip(";"))[-1].strip()
+    return not last.startswith("exec ")
 
 
 def plan_warnings(name, spec, drain_seconds):

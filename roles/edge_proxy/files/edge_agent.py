@@ -3,23 +3,34 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The edge proxy's agent: PID 1 of the edge container, drives HAProxy from the swarm.
 
-It polls the Docker Engine API (GET only) over the unix socket for routed
-services, their tasks, the desired routing state (a label on the edge's own
-service) and the nodes; it runs ``haproxy -W -db`` as its child and steers it
-through the Runtime API: servers added, drained, put in maintenance and
-deleted, the split between variants changed in a map. It reloads HAProxy (via
-the master CLI) only when the set of routes changes. It reads HAProxy's
-request log (forwarded over TCP on 127.0.0.1 from a ring) and serves its status as JSON on
-127.0.0.1:EDGE_STATUS_PORT, which the frontend exposes at
-/.well-known/conductor-edge/status to the allowed addresses.
+It polls the Docker Engine API (GET only), over the unix socket or over TCP
+from the edge's read-only API service (EDGE_DOCKER_URL), for routed services,
+their tasks, the desired routing state (a label on the edge's own service) and
+the nodes; it steers HAProxy through the Runtime API: servers added, drained,
+put in maintenance and deleted, the split between variants changed in a map.
+It reloads HAProxy (via the master CLI) only when the set of routes changes.
+It reads HAProxy's request log (forwarded from a ring) and serves its status
+as JSON, which the frontend exposes at /.well-known/conductor-edge/status to
+the allowed addresses.
+
+Two ways to run:
+  - the edge (EDGE_HAPROXY_EXTERNAL=1): HAProxy runs in a container of its own (the official
+    image), started as ``haproxy -W -db -S <run dir>/master.sock -f <run dir>/haproxy.cfg``
+    once the agent wrote that file; the run directory is a volume both mount, and the log
+    and the status go over unix sockets in it. Either may restart without the other.
+  - a router (EDGE_ROUTE), or the edge of earlier versions: ``haproxy -W -db`` is the agent's
+    child in the same container; log and status on 127.0.0.1.
 
 Environment (defaults in brackets):
   EDGE_SERVICE          the edge proxy's own service, whose label holds the routing state (required)
   EDGE_ROUTE            a route key: run as that route's router inside its stack, where the
                         service's name leads to this proxy (variant_router.py) [the edge: every route]
   EDGE_NETWORK          the network the proxy reaches tasks on [first network of a task]
+  EDGE_DOCKER_URL       http://host:port of a Docker API that answers GET (the edge's read-only API
+                        service, reachable from any node) [unset: EDGE_DOCKER_SOCKET]
   EDGE_DOCKER_SOCKET    Docker API unix socket [DOCKER_HOST's unix path or /var/run/docker.sock]
-  EDGE_DOCKER_API_VERSION  [1.41]
+  EDGE_HAPROXY_EXTERNAL 1: HAProxy runs in another container sharing EDGE_RUN_DIR [0: the agent's child]
+  EDGE_DOCKER_API_VERSION  [none: the Engine's own]
   EDGE_HTTP_PORT [80], EDGE_HTTP_ADDR [all addresses]
   EDGE_LOG_PORT [8406]: 127.0.0.1 port the agent reads HAProxy's request log on
   EDGE_STATUS_PORT [8405]; EDGE_STATUS_ALLOW  CIDRs, comma separated [the nodes' addresses from GET /nodes]
@@ -33,6 +44,7 @@ Environment (defaults in brackets):
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import socket
 import socketserver
@@ -99,21 +111,31 @@ class UnixHTTPConnection(HTTPConnection):
 
 
 class DockerApi:
-    """GET-only Docker Engine API client; one keep-alive connection, reopened on error."""
+    """GET-only Docker Engine API client; one keep-alive connection, reopened on error.
 
-    def __init__(self, socket_path, version, timeout=5.0):
+    ``url`` (http://host:port) reaches the API over TCP, else ``socket_path``; the host name
+    is resolved again at each reconnection, so another replica of the API service takes over."""
+
+    def __init__(self, socket_path, version, timeout=5.0, url=None):
         self.socket_path = socket_path
+        self.url = urlsplit(url) if url else None
         self.version = version
         self.timeout = timeout
         self.conn = None
 
+    def connection(self):
+        if self.url is not None:
+            return HTTPConnection(self.url.hostname, self.url.port or 80, timeout=self.timeout)
+        return UnixHTTPConnection(self.socket_path, self.timeout)
+
     def get(self, path, filters=None):
-        url = "/v%s%s" % (self.version, path)
+        # No version: the Engine's own, which every Engine answers (newer ones refuse old versions).
+        url = ("/v%s%s" % (self.version, path)) if self.version else path
         if filters:
             url += "?filters=" + quote(json.dumps(filters, separators=(",", ":")))
         for attempt in (1, 2):
             if self.conn is None:
-                self.conn = UnixHTTPConnection(self.socket_path, self.timeout)
+                self.conn = self.connection()
             try:
                 self.conn.request("GET", url)
                 resp = self.conn.getresponse()
@@ -142,7 +164,11 @@ class Settings:
         docker_host = env.get("DOCKER_HOST", "")
         default_sock = docker_host[len("unix://"):] if docker_host.startswith("unix://") else "/var/run/docker.sock"
         self.docker_socket = env.get("EDGE_DOCKER_SOCKET", default_sock)
-        self.api_version = env.get("EDGE_DOCKER_API_VERSION", "1.41")
+        self.docker_url = env.get("EDGE_DOCKER_URL", "") or None
+        if self.docker_url and urlsplit(self.docker_url).scheme != "http":
+            raise SystemExit("edge-agent: EDGE_DOCKER_URL must be http://host:port, not %s" % self.docker_url)
+        self.external = env.get("EDGE_HAPROXY_EXTERNAL", "0") not in ("", "0", "false")
+        self.api_version = env.get("EDGE_DOCKER_API_VERSION", "")
         self.http_port = int(env.get("EDGE_HTTP_PORT", "80"))
         self.http_addr = env.get("EDGE_HTTP_ADDR", "")
         self.status_port = int(env.get("EDGE_STATUS_PORT", "8405"))
@@ -162,8 +188,11 @@ class Settings:
         return os.path.join(self.run_dir, name)
 
     def haproxy_settings(self):
+        shared = self.external  # HAProxy in another container reaches the agent through the run directory
         return {"bind": "%s:%d" % (self.http_addr, self.http_port), "status_port": self.status_port,
                 "admin_socket": self.path("admin.sock"), "log_port": self.log_port,
+                "log_address": "unix@" + self.path("log.sock") if shared else None,
+                "status_address": "unix@" + self.path("status.sock") if shared else None,
                 "split_map": self.path("split.map"), "status_acl": self.path("status-allow.acl"),
                 "hold_lua": self.path("hold.lua"),
                 "check_inter": self.check_inter, "hard_stop_after": self.hard_stop_after, "route": self.route}
@@ -181,6 +210,15 @@ def write_atomic(path, text):
     os.rename(tmp, path)
 
 
+def unix_server(server_class, path, handler):
+    """A stream server on a unix socket in the run directory, which HAProxy (another user) may use."""
+    if os.path.exists(path):
+        os.unlink(path)
+    server = server_class(path, handler)
+    os.chmod(path, 0o666)
+    return server
+
+
 def cidr_of(address):
     net = ipaddress.ip_network(address, strict=False) if "/" in address else ipaddress.ip_network(address)
     return str(net)
@@ -192,7 +230,7 @@ class Agent:
     def __init__(self, settings):
         self.s = settings
         self.hp = settings.haproxy_settings()
-        self.docker = DockerApi(settings.docker_socket, settings.api_version)
+        self.docker = DockerApi(settings.docker_socket, settings.api_version, url=settings.docker_url)
         self.api = RuntimeApi(self.hp["admin_socket"])
         self.master = RuntimeApi(settings.path("master.sock"), timeout=15.0)  # 3.0 answers a reload once done
         self.lock = threading.Lock()
@@ -208,6 +246,7 @@ class Agent:
         self.have_routes = self.have_self = False
         # What HAProxy has
         self.config_sig = None
+        self.config_servers = None
         self.splits = {}
         self.split_values = {}
         self.allow = []
@@ -297,27 +336,38 @@ class Agent:
     def allow_list(self):
         return sorted(set(cidr_of(c) for c in (self.s.status_allow or self.node_cidrs)))
 
-    def write_files(self, wanted, splits):
+    @staticmethod
+    def ready_servers(wanted):
         servers = {}
         for backend, entries in wanted.items():
             servers[backend] = [dict(name=name, addr=e["addr"], port=e["port"])
-                                for name, e in entries.items() if e["want"] == "ready"]
+                                for name, e in sorted(entries.items()) if e["want"] == "ready"]
+        return servers
+
+    def write_files(self, wanted, splits):
         # Maps, ACL and Lua files first: the configuration check reads them.
         write_atomic(self.hp["hold_lua"], haproxy_config.HOLD_LUA)
         values = dict((key, split_map_value(key, split)) for key, split in splits.items())
         write_atomic(self.hp["split_map"], haproxy_config.render_split_map(values))
         self.allow = self.allow_list()
         write_atomic(self.hp["status_acl"], haproxy_config.render_acl(self.allow))
+        self.write_config(wanted)
+        self.split_values = values
+        self.splits = splits
+
+    def write_config(self, wanted):
+        """haproxy.cfg with the servers that take traffic now: what a restarted HAProxy starts with."""
+        servers = self.ready_servers(wanted)
         config = haproxy_config.render_config(self.routes, servers, self.hp)
         path = self.s.path("haproxy.cfg")
         write_atomic(path + ".new", config)
-        check = subprocess.run([self.s.haproxy, "-c", "-f", path + ".new"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, check=False)
-        if check.returncode != 0:
-            raise RuntimeError("generated configuration rejected by haproxy -c: %s" % check.stdout.decode()[-2000:])
+        if not self.s.external or shutil.which(self.s.haproxy):
+            check = subprocess.run([self.s.haproxy, "-c", "-f", path + ".new"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, check=False)
+            if check.returncode != 0:
+                raise RuntimeError("generated configuration rejected by haproxy -c: %s" % check.stdout.decode()[-2000:])
         os.rename(path + ".new", path)
-        self.split_values = values
-        self.splits = splits
+        self.config_servers = servers
 
     # --- HAProxy ------------------------------------------------------------------------------
 
@@ -329,6 +379,10 @@ class Agent:
         splits = self.compute_splits(up)
         self.write_files(wanted, splits)
         self.config_sig = route_signature(self.routes)
+        if self.s.external:
+            # Applied once the first reconcile has reloaded it from these files (await_external).
+            self.await_external()
+            return
         # HAProxy serves its first request with these maps loaded: the state is applied from then on.
         self.mark_applied()
         for name in ("admin.sock", "master.sock"):
@@ -349,6 +403,26 @@ class Agent:
         else:
             raise RuntimeError("haproxy did not open its stats socket within 10 s")
         log("haproxy started (pid %d), %d route(s), generation %s", proc.pid, len(self.routes), self.state["generation"])
+
+    def await_external(self):
+        """HAProxy in its own container starts from the files just written, or runs already."""
+        said = None
+        while not self.stopping:
+            try:
+                info = parse_show_info(self.api.execute("show info"))
+                self.master.execute("show proc")
+                break
+            except RuntimeApiError as exc:
+                if said != str(exc):
+                    log("waiting for haproxy to answer on %s: %s", self.hp["admin_socket"], exc)
+                    said = str(exc)
+                time.sleep(0.1)
+        else:
+            return
+        # It may have run before this agent, with older files loaded: one (seamless) reload reads these.
+        self.config_sig = None
+        log("haproxy %s answers (pid %s), %d route(s), generation %s", info.get("Version"), info.get("Pid"),
+            len(self.routes), self.state["generation"])
 
     def reload(self, wanted):
         before = parse_show_proc(self.master.execute("show proc"))["master"]
@@ -525,6 +599,14 @@ class Agent:
             self.config_sig = route_signature(self.routes)
         actual = self.read_stats()
         self.reconcile_servers(wanted, actual)
+        if self.ready_servers(wanted) != self.config_servers:
+            try:
+                self.write_config(wanted)  # no reload: the file is for a HAProxy that restarts
+            except (RuntimeError, OSError) as exc:
+                # Only a HAProxy that restarts reads it: the switches and drains go on regardless.
+                if "config:" + str(exc) not in self.warned:
+                    log("could not rewrite the configuration file: %s", exc)
+                    self.warned.add("config:" + str(exc))
         actual = self.read_stats()
         if self.reconcile_splits(wanted, actual):
             self.mark_applied()
@@ -554,7 +636,13 @@ class Agent:
             daemon_threads = True
             allow_reuse_address = True
 
-        server = Server(("127.0.0.1", self.s.log_port), Handler)
+        class UnixServer(socketserver.ThreadingUnixStreamServer):
+            daemon_threads = True
+
+        if self.s.external:
+            server = unix_server(UnixServer, self.s.path("log.sock"), Handler)
+        else:
+            server = Server(("127.0.0.1", self.s.log_port), Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def status(self, since=None):
@@ -631,16 +719,30 @@ class Agent:
             def log_message(self, *args):
                 pass
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
+        class Quiet:
             def handle_error(self, request, client_address):
                 # HAProxy closing an idle keep-alive connection is no error worth a traceback.
                 if not isinstance(sys.exc_info()[1], OSError):
-                    ThreadingHTTPServer.handle_error(self, request, client_address)
+                    socketserver.BaseServer.handle_error(self, request, client_address)
 
-        server = Server(("127.0.0.1", self.s.status_port), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        class Server(Quiet, ThreadingHTTPServer):
+            daemon_threads = True
+
+        class UnixServer(Quiet, socketserver.ThreadingUnixStreamServer):
+            daemon_threads = True
+
+        class UnixHandler(Handler):
+            disable_nagle_algorithm = False  # no TCP option on a unix socket
+
+            def address_string(self):
+                return "haproxy"  # a unix peer has no (host, port)
+
+        # Always on 127.0.0.1 too: a container's healthcheck asks there.
+        servers = [Server(("127.0.0.1", self.s.status_port), Handler)]
+        if self.s.external:
+            servers.append(unix_server(UnixServer, self.s.path("status.sock"), UnixHandler))
+        for server in servers:
+            threading.Thread(target=server.serve_forever, daemon=True).start()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -664,13 +766,16 @@ class Agent:
 
     def run(self):
         os.makedirs(self.s.run_dir, exist_ok=True)
+        if self.s.external:
+            # The official HAProxy image runs as a user of its own: it creates its sockets here.
+            os.chmod(self.s.run_dir, 0o1777)
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
         self.serve_log()
         self.serve_status()
-        # Start from the swarm's current state, so a restarted proxy serves it at once.
-        deadline = time.monotonic() + 30
-        while not (self.have_routes and self.have_self) and time.monotonic() < deadline and not self.stopping:
+        # Start from the swarm's current state, never from none: files written without it would
+        # send a HAProxy that starts on them to no route, or to the wrong colour.
+        while not (self.have_routes and self.have_self) and not self.stopping:
             self.next_due = dict((k, 0.0) for k in self.next_due)
             self.poll(time.monotonic())
             if not (self.have_routes and self.have_self):
@@ -689,13 +794,15 @@ class Agent:
                 if str(exc) != last_error:  # retried every tick: said once
                     log("reconcile: %s (retrying)", exc)
                 last_error = str(exc)
-            if self.reap():
+            if not self.s.external and self.reap():
                 log("haproxy exited unexpectedly")
                 return 1
             time.sleep(max(0.02, min(self.next_due.values()) - time.monotonic()))
         return self.stop()
 
     def stop(self):
+        if self.s.external:
+            return 0  # HAProxy has its own container, and its own stop
         try:
             os.kill(self.haproxy_pid, signal.SIGUSR1)  # soft stop: listeners close, requests finish
         except ProcessLookupError:

@@ -46,12 +46,16 @@ def test_the_router_holds_the_name_on_the_stack_networks_and_reaches_tasks_on_th
     assert spec["Name"] == router_name("shop_web") == "shop_web-router" and is_router(spec)
     assert spec["Labels"] == {"com.docker.stack.namespace": "shop", "conductor.swarm.route-key": "shop_web",
                               ROUTER_LABEL: "shop_web"}
-    assert aliases(spec) == {"conductor-edge": None, "shop_backend": ["web"]}
+    # The control network: where it reads the swarm from the edge's read-only Docker API.
+    assert aliases(spec) == {"conductor-edge": None, "conductor-edge-control": None, "shop_backend": ["web"]}
     container = spec["TaskTemplate"]["ContainerSpec"]
-    assert container["Image"] == EDGE["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    # The agent's image (the edge proxy's own image is HAProxy's), named by the edge service's label.
+    assert container["Image"] == EDGE["Spec"]["Labels"]["conductor.swarm.edge.agent-image"]
+    assert container["Image"] != EDGE["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
     assert container["Env"] == ["EDGE_HTTP_PORT=8080", "EDGE_NETWORK=conductor-edge", "EDGE_ROUTE=shop_web",
-                                "EDGE_SERVICE=edge_proxy"]
-    assert spec["TaskTemplate"]["Placement"]["Constraints"] == ["node.role == manager"]
+                                "EDGE_SERVICE=edge_proxy", "EDGE_DOCKER_URL=http://edge_api:2375"]
+    # No Docker socket, no manager constraint: it runs on any node.
+    assert "Mounts" not in container and spec["TaskTemplate"]["Placement"] == {}
     assert spec["EndpointSpec"] == {"Mode": "dnsrr"}  # as the service's own: no VIP in the lab
     assert spec["UpdateConfig"]["Order"] == "start-first" and container["Healthcheck"]["Test"][0] == "CMD"
     # The route's own labels stay on the colours: the edge must not take the router for a variant.
@@ -66,6 +70,9 @@ def test_a_router_is_refused_without_a_port_label_or_off_the_edge_network():
     task = dict(web["TaskTemplate"], Networks=[n for n in web["TaskTemplate"]["Networks"] if n["Target"] != "conductor-edge"])
     with pytest.raises(RouterError, match="not on the edge network conductor-edge"):
         router_spec("shop_web", dict(web, TaskTemplate=task), EDGE)
-    bare = {"Spec": {"Name": "edge_proxy", "TaskTemplate": {"ContainerSpec": {"Image": "x"}}}}
-    with pytest.raises(RouterError, match="names no image or no EDGE_NETWORK"):
+    # An edge proxy deployed by an earlier version of the role names no agent image.
+    bare = {"Spec": {"Name": "edge_proxy", "Labels": {"conductor.swarm.edge.network": "conductor-edge"},
+                     "TaskTemplate": {"ContainerSpec": {"Image": "x"}}}}
+    with pytest.raises(RouterError, match="has no label conductor.swarm.edge.agent-image, "
+                       "conductor.swarm.edge.control-network, conductor.swarm.edge.docker-api"):
         router_spec("shop_web", web, bare)

@@ -126,6 +126,16 @@ def test_a_shell_with_init_is_not_warned_about():
     assert plan_warnings(service(command=["/bin/sh", "-c", "httpd -f"], init=True)) == []
 
 
+def test_a_shell_that_ends_by_exec_ing_its_program_is_not_warned_about():
+    # As the edge proxy's entrypoint does: wait for a file, then exec haproxy, which becomes PID 1.
+    waits = "while [ ! -s /run/x.cfg ]; do sleep 0.2; done; exec haproxy -W -db -f /run/x.cfg"
+    assert plan_warnings(service(command=["/bin/sh", "-c", waits])) == []
+    assert plan_warnings(service(command=["/bin/sh", "-c", "exec httpd -f; "])) == []
+    # The last command is no exec (`exec 2>&1` only redirects): the shell stays PID 1.
+    found = plan_warnings(service(command=["/bin/sh", "-c", "exec 2>&1 && httpd -f"]))
+    assert len(found) == 1 and "a shell runs the command as PID 1" in found[0], found
+
+
 def test_every_strategy_says_what_it_does():
     for strategy in STRATEGIES.values():
         lines = strategy.describe(strategy.validate({}))
