@@ -35,6 +35,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EdgeError, EdgeProxy
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import STATE_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
+from ansible_collections.conductor.swarm.plugins.module_utils.swarm_validation import swarm_refusals
 from ansible_collections.conductor.swarm.plugins.module_utils.variant_router import RouterError, router_spec
 from ansible_collections.conductor.swarm.plugins.module_utils.variants import (
     as_variant,
@@ -73,6 +74,13 @@ def check_rollout_labels(name, spec):
         parse_service_route(name, spec.get("Labels"))
     except ValueError as exc:  # its message already names the service
         raise ComposeError(str(exc))
+
+
+def check_swarm_refusals(name, spec):
+    """What the manager would refuse at create or update, refused here, before any network or config exists."""
+    refusals = swarm_refusals(spec)
+    if refusals:
+        raise ComposeError("%s: the swarm would refuse it: %s" % (name, "; ".join(refusals)))
 
 
 def referenced_objects(services, kind):
@@ -135,6 +143,7 @@ class StackManager:
             converted = convert_stack(self.stack, compose, self.read_file)
             for name, spec in converted["services"].items():
                 check_rollout_labels(name, spec)
+                check_swarm_refusals(name, spec)
         except ComposeError as exc:
             self.module.fail_json(msg="the Compose files were rejected, nothing was changed: %s" % exc)
         for warning in converted.get("warnings") or []:
