@@ -15,8 +15,9 @@ Public API:
   ``$$`` over every string of a parsed document (keys are left alone).
 * ``merge_documents(documents)`` -> compose dict: several files merged the way
   ``docker stack deploy -c a.yml -c b.yml`` merges them.
-* ``load_stack(documents, env, read_file, working_dir=None)`` -> compose dict:
-  interpolated, validated, env files resolved, merged, in long syntax.
+* ``load_stack(documents, env, read_file, working_dir=None, newest=DEFAULT_VERSION, cli=None)`` -> compose
+  dict: interpolated, validated, env files resolved, merged, in long syntax.
+* ``newest_version(docker_version)``: the newest file version the docker CLI of that release reads.
 * ``convert_stack(stack_name, compose, read_file)`` -> the networks, configs,
   secrets, volumes and service specs (Engine API bodies) of the stack.
 * ``spec_hash(obj)``: stable sha256 of a JSON-serialisable object.
@@ -87,6 +88,10 @@ CONTENT_HASH_LABEL = "conductor.swarm.content-hash"
 DEFAULT_NETWORK_DRIVER = "overlay"
 DEFAULT_VERSION = "3.13"
 SUPPORTED_VERSIONS = tuple("3.%d" % minor for minor in range(14))
+# The newest Compose file version the docker CLI of a Docker release reads (the schemas it embeds, from
+# docker/cli's tags): a manager's `docker stack deploy` refuses newer files, and treats "3" or no version
+# as its newest. By major version, newest first.
+CLI_NEWEST_VERSION = ((27, "3.13"), (25, "3.12"), (24, "3.11"), (23, "3.10"), (20, "3.9"), (19, "3.8"))
 CONTENT_HASH_LENGTH = 10
 # Top-level key load_stack/merge_documents add to their result: the warnings
 # so far, and the fact that the document is already in long syntax.
@@ -1346,18 +1351,35 @@ def _normalize_document(doc, ctx):
 # Loading and merging
 
 
-def _doc_version(doc, label):
-    if "version" not in doc:
+def newest_version(docker_version):
+    """The newest Compose file version the docker CLI of this Docker release reads: "26.1.5+dfsg1" -> "3.12".
+    A version this table does not know (none, or newer than it): the newest this loader knows."""
+    match = re.match(r"^(\d+)\.", docker_version or "")
+    if not match:
         return DEFAULT_VERSION
+    major = int(match.group(1))
+    for since, version in CLI_NEWEST_VERSION:
+        if major >= since:
+            return version
+    return CLI_NEWEST_VERSION[-1][1]
+
+
+def _minor(version):
+    return int(version.split(".")[1])
+
+
+def _doc_version(doc, label, newest=DEFAULT_VERSION, cli=None):
+    if "version" not in doc:
+        return newest
     version = doc["version"]
     if not _is_str(version):
         raise ComposeError("%s: version must be a string, such as \"3.8\" (quote it in YAML), not %s"
                            % (label, _show(version)))
     if version in ("", "3"):
-        return DEFAULT_VERSION
-    if version not in SUPPORTED_VERSIONS:
-        raise ComposeError("%s: unsupported Compose file version: %s (docker stack deploy reads "
-                           "versions 3.0 to 3.13)" % (label, version))
+        return newest
+    if version not in SUPPORTED_VERSIONS or _minor(version) > _minor(newest):
+        raise ComposeError("%s: unsupported Compose file version: %s (docker stack deploy%s reads versions 3.0 to %s)"
+                           % (label, version, " of %s" % cli if cli else "", newest))
     return version
 
 
@@ -1418,7 +1440,8 @@ def _property_warnings(unsupported, deprecated):
     return out
 
 
-def _load(documents, env, read_file, working_dir, do_interpolate, resolve_env, gate=True):
+def _load(documents, env, read_file, working_dir, do_interpolate, resolve_env, gate=True, newest=DEFAULT_VERSION,
+          cli=None):
     labelled = _labelled(documents)
     warnings = []
     unsupported, deprecated = set(), set()
@@ -1426,7 +1449,7 @@ def _load(documents, env, read_file, working_dir, do_interpolate, resolve_env, g
     first_version = None
     for label, doc in labelled:
         marker = doc.get(MARKER_KEY) if isinstance(doc.get(MARKER_KEY), dict) else {}
-        version = _doc_version(doc, label)
+        version = _doc_version(doc, label, newest, cli)
         if first_version is None:
             first_version = version
         elif version != first_version:
@@ -1476,12 +1499,14 @@ def merge_documents(documents):
     return _load(documents, None, None, None, do_interpolate=False, resolve_env=False)
 
 
-def load_stack(documents, env, read_file, working_dir=None):
+def load_stack(documents, env, read_file, working_dir=None, newest=DEFAULT_VERSION, cli=None):
     """Load Compose files as ``docker stack deploy -c ... -c ...`` does; return one dict.
 
     Each file is interpolated with ``env`` (a mapping of variables), validated
     against the Compose 3.x schema of its ``version:`` (absent or "3" means
-    3.13; every file must have the same version), its env files are read with
+    ``newest``; every file must have the same version, none newer than
+    ``newest``: what the docker CLI of the managers reads, see
+    newest_version; ``cli`` names it in the message), its env files are read with
     ``read_file`` and resolved into ``environment``, then the files are merged
     (see merge_documents). Unknown keys, wrong types, forbidden options and
     bad values raise ComposeError; options swarm ignores give docker/cli's
@@ -1495,7 +1520,7 @@ def load_stack(documents, env, read_file, working_dir=None):
     so far; convert_stack reports them.
     """
     compose = _load(documents, dict(env or {}), read_file, working_dir,
-                    do_interpolate=True, resolve_env=True)
+                    do_interpolate=True, resolve_env=True, newest=newest, cli=cli)
     _check_images(compose)
     return compose
 

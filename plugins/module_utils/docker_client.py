@@ -86,6 +86,7 @@ class SwarmClient:
 
     def __init__(self, module):
         self.module = module
+        self.server_version = None  # the Engine's, once swarm_state() has read `docker info`
         if not HAS_DOCKER_SDK:
             module.fail_json(msg=missing_required_lib("docker (Docker SDK for Python)"),
                              exception=DOCKER_SDK_IMPORT_ERROR)
@@ -121,11 +122,14 @@ class SwarmClient:
         self.module.fail_json(msg=msg, **kwargs)
 
     def swarm_state(self):
-        """Swarm part of `docker info`: LocalNodeState, NodeID, ControlAvailable, Cluster."""
+        """Swarm part of `docker info`: LocalNodeState, NodeID, ControlAvailable, Cluster.
+        Keeps the Engine's version (``server_version``) from the same answer."""
         try:
-            return self.api.info().get("Swarm") or {}
+            info = self.api.info()
         except (DockerException, RequestException) as exc:
             self.fail("cannot read the engine's swarm state: %s" % exc)
+        self.server_version = info.get("ServerVersion")
+        return info.get("Swarm") or {}
 
     def require_manager(self):
         swarm = self.swarm_state()

@@ -20,6 +20,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.compose_spec impor
     ComposeError,
     convert_stack,
     load_stack,
+    newest_version,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
     NAMESPACE_LABEL,
@@ -139,7 +140,10 @@ class StackManager:
         # Interpolation works on text: numbers and booleans in `variables` are written as text.
         variables = dict((str(k), str(v)) for k, v in (self.params["variables"] or {}).items())
         try:
-            compose = load_stack(self.params["compose"], variables, self.read_file)
+            # The file versions the managers' docker CLI reads (docker stack deploy there), no newer.
+            engine = self.client.server_version
+            compose = load_stack(self.params["compose"], variables, self.read_file, newest=newest_version(engine),
+                                 cli="Docker %s" % engine if engine else None)
             converted = convert_stack(self.stack, compose, self.read_file)
             for name, spec in converted["services"].items():
                 check_rollout_labels(name, spec)

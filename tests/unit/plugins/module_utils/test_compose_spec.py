@@ -459,6 +459,26 @@ def test_only_version_3_is_supported(version):
     assert "unsupported Compose file version: %s" % version in str(err.value)
 
 
+@pytest.mark.parametrize("docker, newest", [
+    ("29.1.0", "3.13"), ("27.0.3", "3.13"), ("26.1.5+dfsg1", "3.12"), ("25.0.0", "3.12"), ("24.0.7", "3.11"),
+    ("23.0.1", "3.10"), ("20.10.24+dfsg1", "3.9"), ("19.03.15", "3.8"), (None, "3.13"), ("", "3.13"),
+])
+def test_the_newest_file_version_follows_the_docker_cli_release(docker, newest):
+    # The schemas each docker/cli tag embeds: v20.10 up to 3.9, v23.0 3.10, v24.0 3.11, v25/v26 3.12, v27 on 3.13.
+    assert compose_spec.newest_version(docker) == newest
+
+
+def test_a_file_newer_than_the_managers_cli_reads_is_refused_as_its_docker_stack_deploy_would():
+    doc = parse('version: "3.13"\nservices: {web: {image: web}}')
+    with pytest.raises(ComposeError) as err:
+        compose_spec.load_stack([doc], {}, reader(), newest="3.12", cli="Docker 26.1.5")
+    assert str(err.value) == ("compose file #1: unsupported Compose file version: 3.13 (docker stack deploy of "
+                              "Docker 26.1.5 reads versions 3.0 to 3.12)")
+    # 3.12 and no version (that CLI's newest) load.
+    for text in ('version: "3.12"\nservices: {web: {image: web}}', "services: {web: {image: web}}"):
+        compose_spec.load_stack([parse(text)], {}, reader(), newest="3.12", cli="Docker 26.1.5")
+
+
 def test_unquoted_version_is_an_error_like_docker_cli():
     with pytest.raises(ComposeError) as err:
         convert("version: 3.8\nservices: {web: {image: web}}")
