@@ -139,8 +139,11 @@ class ActionModule(ActionBase):
         given = set(self._task.args)
         module_args = dict((k, v) for k, v in args.items()
                            if k != "compose_files" and (k not in CONNECTION_OPTIONS or k in given))
-        documents, files = self.read_compose(args)
+        documents, files, base = self.read_compose(args)
         module_args["compose"] = documents + list(args.get("compose") or [])
+        if not args.get("working_dir") and base:
+            # Where docker stack deploy, run here, would resolve relative bind-mount sources.
+            module_args["working_dir"] = base
         module_args["files"] = dict(list(files.items()) + list((args.get("files") or {}).items()))
         cluster = ModuleCluster(self, module_args, dict((k, args[k]) for k in CONNECTION_OPTIONS if k in given),
                                 args.get("name"), args["log_lines"])
@@ -180,4 +183,4 @@ class ActionModule(ActionBase):
                                         "nothing was changed" % (ref, full))
             with open(full, "rb") as f:
                 files[ref] = base64.b64encode(f.read()).decode("ascii")
-        return documents, files
+        return documents, files, base

@@ -1129,8 +1129,8 @@ def _resolve_bind(source, path, ctx):
         return source
     if ctx.working_dir is None:
         ctx.fail(path, "bind mount source %s is relative; docker stack deploy resolves it against "
-                       "the directory of the first Compose file: pass working_dir, or write an "
-                       "absolute path" % json.dumps(source))
+                       "the directory of the first Compose file: give working_dir (set for you when "
+                       "the files come from compose_files), or write an absolute path" % json.dumps(source))
     return posixpath.normpath(posixpath.join(ctx.working_dir, source))
 
 

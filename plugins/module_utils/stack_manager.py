@@ -142,8 +142,11 @@ class StackManager:
         try:
             # The file versions the managers' docker CLI reads (docker stack deploy there), no newer.
             engine = self.client.server_version
-            compose = load_stack(self.params["compose"], variables, self.read_file, newest=newest_version(engine),
-                                 cli="Docker %s" % engine if engine else None)
+            working_dir = self.params.get("working_dir")
+            if working_dir and not working_dir.startswith("/"):
+                raise ComposeError("working_dir must be an absolute path, not %s" % working_dir)
+            compose = load_stack(self.params["compose"], variables, self.read_file, working_dir=working_dir,
+                                 newest=newest_version(engine), cli="Docker %s" % engine if engine else None)
             converted = convert_stack(self.stack, compose, self.read_file)
             for name, spec in converted["services"].items():
                 check_rollout_labels(name, spec)

@@ -54,6 +54,15 @@ options:
       - Compose documents given inline, instead of or after O(compose_files).
     type: list
     elements: dict
+  working_dir:
+    description:
+      - Absolute directory that relative bind-mount sources (C(./data:/data), C(.:/code)) are resolved against, as
+        C(docker stack deploy) resolves them against the directory of the first Compose file.
+      - Unset, the action plugin sets the directory of the first of O(compose_files) on the controller, which is
+        what the CLI run there would use; the bind source must then exist at that path on the nodes the tasks run
+        on. Set it when the files sit elsewhere on the nodes, and with O(compose) documents only.
+      - Without it, a relative bind-mount source is refused before any change.
+    type: path
   files:
     description:
       - Internal, filled by the action plugin. A task sets it only with O(compose) documents that reference
@@ -274,6 +283,7 @@ def argument_spec():
         name=dict(type="str", required=True),
         compose_files=dict(type="list", elements="path"),
         compose=dict(type="list", elements="dict"),
+        working_dir=dict(type="path"),
         files=dict(type="dict", no_log=True),
         variables=dict(type="dict", default={}),
         prune=dict(type="bool", default=False),
