@@ -1035,7 +1035,8 @@ def _parse_port_spec(raw, where, warnings):
                                % (where, container, host_port))
     out = []
     count = end - start + 1
-    for index in range(count):
+    # docker/cli walks a range's container ports sorted as text ("1000/tcp" before "998/tcp").
+    for index in sorted(range(count), key=lambda i: "%d/%s" % (start + i, proto)):
         target = start + index
         if address is not None and not address.is_unspecified:
             warnings.append("%s: ignoring IP-address (%s) service will listen on '0.0.0.0'"
@@ -2165,8 +2166,9 @@ def _convert_mode(deploy, where):
 
 
 def _port_sort_key(port):
-    return (port.get("PublishedPort", 0), port.get("TargetPort", 0), port.get("Protocol", ""),
-            port.get("PublishMode", ""))
+    # docker/cli sorts by the published port alone; ties keep the file's order (Go's sort.Slice
+    # is a stable insertion sort up to 12 elements; past that its order of ties is its own).
+    return port.get("PublishedPort", 0)
 
 
 def _convert_endpoint(svc, where):

@@ -67,3 +67,61 @@ def test_services_match_docker_stack_deploy(lab):
         for key in sorted(set(cli_spec) | set(our_spec)):
             assert our_spec.get(key) == cli_spec.get(key), "%s: %s differs\nours: %s\ncli:  %s" % (
                 name, key, json.dumps(our_spec.get(key), sort_keys=True), json.dumps(cli_spec.get(key), sort_keys=True))
+
+
+ORDER_STACK = "order"
+# Ten ports (Go's sort.Slice is a stable insertion sort up to 12): unpublished ones tie on
+# PublishedPort 0, a range expands in docker/cli's order ("1000/tcp" before "998/tcp"), and a
+# secret mounted twice ties on its name.
+ORDER_FILE = """version: '3.8'
+services:
+  web:
+    image: %s/conductor/demo-app:1.0.0
+    ports: ["8080", "80", "998-1002", "3003:3003", "3000-3001:3000-3001"]
+    secrets:
+      - {source: token, target: b}
+      - {source: token, target: a}
+      - key
+    configs: [{source: conf, target: /etc/z}, {source: conf, target: /etc/y}]
+secrets:
+  token: {file: ./token}
+  key: {file: ./key}
+configs:
+  conf: {file: ./conf}
+"""
+
+
+def test_ports_secrets_and_configs_come_in_the_order_docker_stack_deploy_gives_them(lab):
+    import sys
+    import yaml
+    sys.path.insert(0, str(ROOT / ".build" / "collections"))
+    from ansible_collections.conductor.swarm.plugins.module_utils import compose_spec
+    text = ORDER_FILE % lab["registry"]["address_in_lab"]
+    on_manager("rm -rf /tmp/order && mkdir -p /tmp/order && cd /tmp/order && echo t > token && echo k > key && "
+               "echo c > conf && cat > stack.yml", stdin=text)
+    remove_stack(ORDER_STACK)
+    cli = on_manager("cd /tmp/order && docker stack deploy --detach=true -c stack.yml %s" % ORDER_STACK)
+    assert cli.returncode == 0, cli.stdout
+    try:
+        spec = read_specs_of(ORDER_STACK)["%s_web" % ORDER_STACK]
+    finally:
+        remove_stack(ORDER_STACK)
+    files = {"./token": b"t\n", "./key": b"k\n", "./conf": b"c\n"}
+    compose = compose_spec.load_stack([yaml.safe_load(text)], {}, files.get)
+    ours = compose_spec.convert_stack(ORDER_STACK, compose, files.get)["services"]["%s_web" % ORDER_STACK]
+
+    def ports(s):
+        return [(p.get("PublishedPort", 0), p["TargetPort"], p.get("Protocol")) for p in s["EndpointSpec"]["Ports"]]
+
+    def refs(s, key, name):
+        return [(HASH_SUFFIX.sub("", r[name]), r["File"]["Name"]) for r in s["TaskTemplate"]["ContainerSpec"][key]]
+    print("docker stack deploy ports: %s" % ports(spec))
+    assert ports(ours) == ports(spec)
+    assert refs(ours, "Secrets", "SecretName") == refs(spec, "Secrets", "SecretName")
+    assert refs(ours, "Configs", "ConfigName") == refs(spec, "Configs", "ConfigName")
+
+
+def read_specs_of(stack):
+    names = on_manager("docker service ls -q --filter label=com.docker.stack.namespace=%s" % stack).stdout.split()
+    return dict((s["Spec"]["Name"], s["Spec"]) for s in json.loads(on_manager("docker service inspect %s"
+                                                                              % " ".join(names)).stdout))

@@ -1055,3 +1055,12 @@ def test_network_name_override_is_the_target_and_the_created_name():
     assert (body["Name"], body["Internal"], body["Labels"]) == ("storefront-net", True, {"team": "shop", NS: "app"})
     assert result["services"]["app_web"]["TaskTemplate"]["Networks"] == [
         {"Target": "storefront-net", "Aliases": ["www", "web"]}]
+
+
+def test_ports_come_in_docker_clis_order():
+    # By published port alone, ties in the file's order; a range's ports in docker/cli's text order.
+    result = convert('services: {web: {image: web, ports: ["8080", "80", "998-1002", "3003:3003", '
+                     '"3000-3001:3000-3001"]}}')
+    ports = [(p.get("PublishedPort", 0), p["TargetPort"]) for p in result["services"]["app_web"]["EndpointSpec"]["Ports"]]
+    assert ports == [(0, 8080), (0, 80), (0, 1000), (0, 1001), (0, 1002), (0, 998), (0, 999),
+                     (3000, 3000), (3001, 3001), (3003, 3003)]
