@@ -71,23 +71,22 @@ def test_services_match_docker_stack_deploy(lab):
 
 ORDER_STACK = "order"
 # Ten ports (Go's sort.Slice is a stable insertion sort up to 12): unpublished ones tie on
-# PublishedPort 0, a range expands in docker/cli's order ("1000/tcp" before "998/tcp"), and a
-# secret mounted twice ties on its name.
+# PublishedPort 0, and a range expands in docker/cli's order ("1000/tcp" before "998/tcp").
+# Secrets and configs sort by name. (One mounted twice: the CLI's order of the two is random,
+# it goes through a Go map, so no file here has such a tie.)
 ORDER_FILE = """version: '3.8'
 services:
   web:
     image: %s/conductor/demo-app:1.0.0
     ports: ["8080", "80", "998-1002", "3003:3003", "3000-3001:3000-3001"]
-    secrets:
-      - {source: token, target: b}
-      - {source: token, target: a}
-      - key
-    configs: [{source: conf, target: /etc/z}, {source: conf, target: /etc/y}]
+    secrets: [{source: token, target: a}, key]
+    configs: [{source: zconf, target: /etc/a}, {source: aconf, target: /etc/z}]
 secrets:
   token: {file: ./token}
   key: {file: ./key}
 configs:
-  conf: {file: ./conf}
+  zconf: {file: ./conf}
+  aconf: {file: ./conf}
 """
 
 
@@ -115,7 +114,8 @@ def test_ports_secrets_and_configs_come_in_the_order_docker_stack_deploy_gives_t
 
     def refs(s, key, name):
         return [(HASH_SUFFIX.sub("", r[name]), r["File"]["Name"]) for r in s["TaskTemplate"]["ContainerSpec"][key]]
-    print("docker stack deploy ports: %s" % ports(spec))
+    print("docker stack deploy ports: %s; secrets: %s; configs: %s" % (
+        ports(spec), refs(spec, "Secrets", "SecretName"), refs(spec, "Configs", "ConfigName")))
     assert ports(ours) == ports(spec)
     assert refs(ours, "Secrets", "SecretName") == refs(spec, "Secrets", "SecretName")
     assert refs(ours, "Configs", "ConfigName") == refs(spec, "Configs", "ConfigName")
