@@ -26,8 +26,8 @@ def test_relative_bind_sources_resolve_against_the_first_files_directory(lab, ma
     oracle = on_manager("cd / && docker stack config -c %s" % path)
     assert oracle.returncode == 0, oracle.stdout
     theirs = [(v["source"], v["target"]) for v in yaml.safe_load(oracle.stdout)["services"]["web"]["volumes"]]
-    expected = [(str(stack_dir / "data"), "/data"), (str(stack_dir), "/code"), (str(tmp_path / "shared" / "cache"),
-                                                                               "/cache")]
+    expected = [(str(stack_dir / "data"), "/data"), (str(stack_dir), "/code"),
+                (str(tmp_path / "shared" / "cache"), "/cache")]
     assert theirs == expected, oracle.stdout
     try:
         proc = deploy(lab, STACK, "relative-binds", files=[path], verbose=False)
