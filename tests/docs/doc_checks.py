@@ -552,18 +552,18 @@ def inventory_check(text):
 
 def compose_problems(document):
     """What the collection itself would refuse in this Compose file, before touching a swarm."""
-    compose_spec = importlib.import_module(PACKAGE + ".plugins.module_utils.compose_spec")
+    compose_pkg = importlib.import_module(PACKAGE + ".plugins.module_utils.compose")
     stack_manager = importlib.import_module(PACKAGE + ".plugins.module_utils.stack_manager")
 
     def read_file(_path):
         return b"EXAMPLE=1\n"  # files the example names are the reader's; any content will do
 
     try:
-        compose = compose_spec.load_stack([document], {}, read_file)
-        converted = compose_spec.convert_stack("docs", compose, read_file)
+        compose = compose_pkg.load_stack([document], {}, read_file)
+        converted = compose_pkg.convert_stack("docs", compose, read_file)
         for name, spec in converted["services"].items():
             stack_manager.check_rollout_labels(name, spec)
-    except compose_spec.ComposeError as exc:
+    except compose_pkg.ComposeError as exc:
         return ["the Compose file would be rejected: %s" % exc]
     return []
 

@@ -94,7 +94,7 @@ def test_ports_secrets_and_configs_come_in_the_order_docker_stack_deploy_gives_t
     import sys
     import yaml
     sys.path.insert(0, str(ROOT / ".build" / "collections"))
-    from ansible_collections.conductor.swarm.plugins.module_utils import compose_spec
+    from ansible_collections.conductor.swarm.plugins.module_utils.compose import convert_stack, load_stack
     text = ORDER_FILE % lab["registry"]["address_in_lab"]
     on_manager("rm -rf /tmp/order && mkdir -p /tmp/order && cd /tmp/order && echo t > token && echo k > key && "
                "echo c > conf && cat > stack.yml", stdin=text)
@@ -106,8 +106,8 @@ def test_ports_secrets_and_configs_come_in_the_order_docker_stack_deploy_gives_t
     finally:
         remove_stack(ORDER_STACK)
     files = {"./token": b"t\n", "./key": b"k\n", "./conf": b"c\n"}
-    compose = compose_spec.load_stack([yaml.safe_load(text)], {}, files.get)
-    ours = compose_spec.convert_stack(ORDER_STACK, compose, files.get)["services"]["%s_web" % ORDER_STACK]
+    compose = load_stack([yaml.safe_load(text)], {}, files.get)
+    ours = convert_stack(ORDER_STACK, compose, files.get)["services"]["%s_web" % ORDER_STACK]
 
     def ports(s):
         return [(p.get("PublishedPort", 0), p["TargetPort"], p.get("Protocol")) for p in s["EndpointSpec"]["Ports"]]

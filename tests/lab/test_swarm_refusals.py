@@ -15,7 +15,7 @@ from conftest import LOG_DIR, ROOT, deploy, services
 from labenv import on_manager
 
 sys.path.insert(0, str(ROOT / ".build" / "collections"))  # make venv links the checkout there
-from ansible_collections.conductor.swarm.plugins.module_utils import compose_spec  # noqa: E402
+from ansible_collections.conductor.swarm.plugins.module_utils.compose import convert_stack, load_stack  # noqa: E402
 from ansible_collections.conductor.swarm.plugins.module_utils.swarm_validation import swarm_refusals  # noqa: E402
 
 STACK = "refused"
@@ -34,8 +34,8 @@ CASES = {
 
 def converted(lab, body):
     text = BASE.replace("${REGISTRY}", lab["registry"]["address_in_lab"]) % body
-    compose = compose_spec.load_stack([yaml.safe_load(text)], {}, lambda path: b"")
-    return compose_spec.convert_stack(STACK, compose, lambda path: b"")["services"]["%s_web" % STACK]
+    compose = load_stack([yaml.safe_load(text)], {}, lambda path: b"")
+    return convert_stack(STACK, compose, lambda path: b"")["services"]["%s_web" % STACK]
 
 
 def engine_answer(spec):

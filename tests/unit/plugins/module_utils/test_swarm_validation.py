@@ -12,15 +12,15 @@ import textwrap
 import pytest
 import yaml
 
-from ansible_collections.conductor.swarm.plugins.module_utils import compose_spec
+from ansible_collections.conductor.swarm.plugins.module_utils.compose import convert_stack, load_stack
 from ansible_collections.conductor.swarm.plugins.module_utils.swarm_validation import constraint_refusal, swarm_refusals
 
 
 def web(service_yaml):
     """The converted spec of service `web` from a Compose service body (the loader accepts all of these)."""
     text = "version: '3.8'\nservices:\n  web:\n    image: nginx:1\n" + textwrap.indent(textwrap.dedent(service_yaml), "    ")
-    compose = compose_spec.load_stack([yaml.safe_load(text)], {}, lambda path: b"")
-    return compose_spec.convert_stack("app", compose, lambda path: b"")["services"]["app_web"]
+    compose = load_stack([yaml.safe_load(text)], {}, lambda path: b"")
+    return convert_stack("app", compose, lambda path: b"")["services"]["app_web"]
 
 
 def test_a_spec_the_swarm_takes_has_no_refusal():

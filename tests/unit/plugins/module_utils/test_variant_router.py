@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.conductor.swarm.plugins.module_utils import compose_spec
+from ansible_collections.conductor.swarm.plugins.module_utils.compose import convert_stack, load_stack
 from ansible_collections.conductor.swarm.plugins.module_utils import variants as v
 from ansible_collections.conductor.swarm.plugins.module_utils.variant_router import (
     ROUTER_LABEL, RouterError, is_router, router_name, router_spec)
@@ -20,8 +20,8 @@ def example_web():
     def read_file(path):
         return (STACK_DIR / path).read_bytes()
     documents = [yaml.safe_load((STACK_DIR / name).read_text()) for name in ("demo.yml", "edge.yml")]
-    compose = compose_spec.load_stack(documents, {"REGISTRY": "reg:5000"}, read_file)
-    return compose_spec.convert_stack("shop", compose, read_file)["services"]["shop_web"]
+    compose = load_stack(documents, {"REGISTRY": "reg:5000"}, read_file)
+    return convert_stack("shop", compose, read_file)["services"]["shop_web"]
 
 
 def aliases(spec):
