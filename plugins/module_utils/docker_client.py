@@ -20,6 +20,7 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import NAMESPACE_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import parse_timestamp
 
 try:
@@ -209,9 +210,6 @@ class SwarmClient:
     def now(self):
         """The engine's clock (seconds since the epoch), which task timestamps use."""
         return parse_timestamp(self.api.info().get("SystemTime"))
-
-
-NAMESPACE_LABEL = "com.docker.stack.namespace"
 
 
 def manager_refusal(swarm):

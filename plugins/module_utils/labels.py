@@ -20,3 +20,14 @@ CONTENT_HASH_LABEL = "conductor.swarm.content-hash"
 # Services: the hash of the spec we sent (our labels left out), and that spec, compressed.
 HASH_LABEL = "conductor.swarm.spec-hash"
 LAST_APPLIED_LABEL = "conductor.swarm.last-applied"
+# Services: how one rolls out (strategies/), and what counts as its failure (rollout_state).
+STRATEGY_LABEL = "conductor.swarm.strategy"
+FAIL_MODE_LABEL = "conductor.swarm.fail-mode"
+FAILURES_ALLOWED_LABEL = "conductor.swarm.failures-allowed-per-replica"
+# A colour-rolled service's router names the route it serves (variant_router).
+ROUTER_LABEL = "conductor.swarm.router-for"
+# Labels the edge_proxy role puts on the edge proxy's service: what a router is made of.
+EDGE_AGENT_IMAGE_LABEL = "conductor.swarm.edge.agent-image"
+EDGE_NETWORK_LABEL = "conductor.swarm.edge.network"
+EDGE_CONTROL_LABEL = "conductor.swarm.edge.control-network"
+EDGE_DOCKER_API_LABEL = "conductor.swarm.edge.docker-api"

@@ -50,6 +50,8 @@ __metaclass__ = type
 import calendar
 import re
 
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import FAIL_MODE_LABEL, FAILURES_ALLOWED_LABEL
+
 
 class ServiceVerdict:
     """The verdicts assess_service gives a service."""
@@ -67,8 +69,6 @@ FAILED = ServiceVerdict.FAILED
 ROLLED_BACK = ServiceVerdict.ROLLED_BACK
 IGNORED = ServiceVerdict.IGNORED
 
-FAIL_MODE_LABEL = "conductor.swarm.fail-mode"
-FAILURES_ALLOWED_LABEL = "conductor.swarm.failures-allowed-per-replica"
 FAIL_FAST = "fail-fast"
 WAIT = "wait"
 IGNORE = "ignore"

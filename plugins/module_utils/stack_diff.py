@@ -17,17 +17,15 @@ __metaclass__ = type
 
 import base64
 import copy
-import hashlib
 import json
 import zlib
 
+from ansible_collections.conductor.swarm.plugins.module_utils import hashing
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import STATE_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import HASH_LABEL, LAST_APPLIED_LABEL
 
-HASH_LABEL = "conductor.swarm.spec-hash"
-LAST_APPLIED_LABEL = "conductor.swarm.last-applied"
 # The edge proxy's routing state lives on its service, written by the switches, not by deploys.
 OWN_LABELS = (HASH_LABEL, LAST_APPLIED_LABEL, STATE_LABEL)
-NAMESPACE_LABEL = "com.docker.stack.namespace"
 
 # Values Swarm writes into a stored spec when the request left them out.
 SWARM_FILLED_DEFAULTS = {
@@ -39,9 +37,11 @@ SWARM_FILLED_DEFAULTS = {
 
 
 def spec_hash(spec):
-    """Stable hash of a spec, ignoring our own bookkeeping labels."""
-    body = json.dumps(without_own_labels(spec), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    """Stable hash of a spec, ignoring our own bookkeeping labels: what HASH_LABEL holds.
+
+    The collection's one hash (hashing.spec_hash) of the spec without OWN_LABELS.
+    """
+    return hashing.spec_hash(without_own_labels(spec))
 
 
 def without_own_labels(spec):

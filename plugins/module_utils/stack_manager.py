@@ -23,11 +23,11 @@ from ansible_collections.conductor.swarm.plugins.module_utils.compose import (
     newest_version,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import (
-    NAMESPACE_LABEL,
     DockerException,
     RequestException,
     SwarmClient,
 )
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import NAMESPACE_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
     read_failures_allowed,
     read_fail_mode,

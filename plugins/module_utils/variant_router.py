@@ -21,14 +21,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import LABEL_PORT, ROUTE_KEY_LABEL
-from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import NAMESPACE_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import (
+    EDGE_AGENT_IMAGE_LABEL,
+    EDGE_CONTROL_LABEL,
+    EDGE_DOCKER_API_LABEL,
+    EDGE_NETWORK_LABEL,
+    NAMESPACE_LABEL,
+    ROUTER_LABEL,
+)
 
-ROUTER_LABEL = "conductor.swarm.router-for"
-# Labels the edge_proxy role puts on the edge proxy's service: what a router is made of.
-EDGE_AGENT_IMAGE_LABEL = "conductor.swarm.edge.agent-image"
-EDGE_NETWORK_LABEL = "conductor.swarm.edge.network"
-EDGE_CONTROL_LABEL = "conductor.swarm.edge.control-network"
-EDGE_DOCKER_API_LABEL = "conductor.swarm.edge.docker-api"
 SUFFIX = "-router"
 SECOND = 1000000000
 # Healthy once haproxy answers the agent (its status names haproxy's pid), that is, serves the swarm's state.

@@ -17,7 +17,7 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import ROUTE_KEY_LABEL, VARIANT_LABEL, VARIANTS
-from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import HASH_LABEL, NAMESPACE_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import HASH_LABEL, NAMESPACE_LABEL
 
 # The edge proxy's variant names (edge/routes.py), in its order: plain, then the colours.
 PLAIN, BLUE, GREEN = VARIANTS

@@ -126,7 +126,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
     SwarmClient,
     docker_argument_spec,
 )
-from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import HASH_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import HASH_LABEL
 
 
 def skip_reason(service, expected):

@@ -21,9 +21,9 @@ from ansible_collections.conductor.swarm.plugins.module_utils.strategies.canary 
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.recreate import Recreate
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.rolling import Rolling
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import ROUTE_PREFIX
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import STRATEGY_LABEL
 
-STRATEGY_LABEL = "conductor.swarm.strategy"
-ROUTE_LABEL_PREFIX = "conductor.swarm.route."
 STRATEGIES = dict((s.name, s) for s in (Rolling(), Recreate(), BlueGreen(), Canary()))
 # Every strategy can run; blue-green and canary need the edge proxy, checked before any change.
 RUNNABLE = ("rolling", "recreate", "blue-green", "canary")
@@ -75,7 +75,7 @@ def plan_strategies(specs, default, options):
 
 
 def routed(spec):
-    return any(k.startswith(ROUTE_LABEL_PREFIX) for k in (spec.get("Labels") or {}))
+    return any(k.startswith(ROUTE_PREFIX) for k in (spec.get("Labels") or {}))
 
 
 def describe(chosen, checked):
