@@ -63,6 +63,10 @@ nanoseconds). Deliberate differences from docker/cli:
   because of the ``-``).
 * Relative bind-mount sources are resolved against ``working_dir`` (the
   directory of the first Compose file), which load_stack must be given.
+* load_stack's result keeps what no Engine object carries as written:
+  ``build`` (docker/cli turns a string into ``{context: ...}`` and drops keys
+  its BuildConfig lacks, such as ``shm_size``), and ``x-`` fields of networks
+  and volumes (docker/cli keeps those only for external ones).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -726,7 +730,9 @@ _SERVICE = _obj({
     "read_only": BOOL,
     "restart": STR,
     "security_opt": LIST_OF_STRINGS,
-    "shm_size": _oneof(NUM, STR),
+    # The schema allows a number, but docker/cli decodes shm_size into a Go string and refuses one
+    # ("'shm_size' expected type 'string', got unconvertible type 'int'").
+    "shm_size": STR,
     "secrets": _since("3.1", _list(_FILE_REFERENCE)),
     "sysctls": LIST_OR_DICT,
     "stdin_open": BOOL,

@@ -535,6 +535,17 @@ def test_build_and_other_unsupported_options_give_docker_cli_warnings():
     assert result["services"]["app_web"]["TaskTemplate"]["RestartPolicy"] == {"Condition": "any"}
 
 
+def test_shm_size_must_be_a_string_as_docker_cli_decodes_it():
+    # The schema allows a number; docker/cli's loader decodes shm_size into a Go string and refuses
+    # one ("'shm_size' expected type 'string', got unconvertible type 'int'"): found by the parity
+    # corpus (tests/parity/corpus/refuse-shm-size-number).
+    with pytest.raises(ComposeError) as err:
+        convert("services: {web: {image: web, shm_size: 67108864}}")
+    assert "services.web.shm_size: must be a string, not 67108864" in str(err.value)
+    result = convert("services: {web: {image: web, shm_size: 64M}}")
+    assert "Ignoring unsupported options: shm_size" in result["warnings"]
+
+
 def test_load_stack_collects_interpolation_warnings_for_convert_stack():
     result = convert("services: {web: {image: 'web${SUFFIX}'}}")
     assert result["warnings"] == ["The SUFFIX variable is not set. Defaulting to a blank string."]
