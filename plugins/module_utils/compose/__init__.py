@@ -93,6 +93,10 @@ differences from docker/cli:
   because of the ``-``).
 * Relative bind-mount sources are resolved against ``working_dir`` (the
   directory of the first Compose file), which load_stack must be given.
+* load_stack's result keeps what no Engine object carries as written:
+  ``build`` (docker/cli turns a string into ``{context: ...}`` and drops keys
+  its BuildConfig lacks, such as ``shm_size``), and ``x-`` fields of networks
+  and volumes (docker/cli keeps those only for external ones).
 """
 
 from __future__ import absolute_import, division, print_function

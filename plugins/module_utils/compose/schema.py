@@ -175,7 +175,9 @@ _SERVICE = _obj({
     "read_only": BOOL,
     "restart": STR,
     "security_opt": LIST_OF_STRINGS,
-    "shm_size": _oneof(NUM, STR),
+    # The schema allows a number, but docker/cli decodes shm_size into a Go string and refuses one
+    # ("'shm_size' expected type 'string', got unconvertible type 'int'").
+    "shm_size": STR,
     "secrets": _since("3.1", _list(_FILE_REFERENCE)),
     "sysctls": LIST_OR_DICT,
     "stdin_open": BOOL,

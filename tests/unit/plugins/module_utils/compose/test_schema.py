@@ -56,3 +56,14 @@ def test_booleans_in_environment_are_errors_with_a_hint():
         convert("services: {web: {image: web, environment: {DEBUG: true}}}")
     assert "services.web.environment.DEBUG" in str(err.value)
     assert 'quote it: "true"' in str(err.value)
+
+
+def test_shm_size_must_be_a_string_as_docker_cli_decodes_it():
+    # The schema allows a number; docker/cli's loader decodes shm_size into a Go string and refuses
+    # one ("'shm_size' expected type 'string', got unconvertible type 'int'"): found by the parity
+    # corpus (tests/parity/corpus/refuse-shm-size-number).
+    with pytest.raises(ComposeError) as err:
+        convert("services: {web: {image: web, shm_size: 67108864}}")
+    assert "services.web.shm_size: must be a string, not 67108864" in str(err.value)
+    result = convert("services: {web: {image: web, shm_size: 64M}}")
+    assert "Ignoring unsupported options: shm_size" in result["warnings"]
