@@ -54,8 +54,9 @@ def referenced_paths(documents):
 class ModuleCluster(Cluster):
     """The swarm, as the collection's modules on the manager see it."""
 
-    def __init__(self, action, module_args, connection_args, stack, log_lines):
+    def __init__(self, action, module_args, connection_args, stack, log_lines, poll_interval):
         self.action = action
+        self.poll_interval = poll_interval
         self.module_args = module_args
         self.connection_args = connection_args
         self.stack = stack
@@ -74,9 +75,11 @@ class ModuleCluster(Cluster):
     def apply(self, **overrides):
         return self.run("conductor.swarm.stack_deploy", dict(self.module_args, **overrides))
 
-    def poll(self, services, logs_for=()):
+    def poll(self, services, logs_for=(), until_changed=None, max_wait=0):
         args = dict(self.connection_args, name=self.stack, services=list(services), raw=True,
                     logs_for=list(logs_for), log_lines=self.log_lines)
+        if until_changed:
+            args.update(until_changed=until_changed, max_wait=max_wait, poll_interval=self.poll_interval)
         return self.run_or_raise("conductor.swarm.stack_info", args)
 
     def roll_back(self, services, expected_hashes, remove, remove_objects=()):
@@ -146,7 +149,7 @@ class ActionModule(ActionBase):
             module_args["working_dir"] = base
         module_args["files"] = dict(list(files.items()) + list((args.get("files") or {}).items()))
         cluster = ModuleCluster(self, module_args, dict((k, args[k]) for k in CONNECTION_OPTIONS if k in given),
-                                args.get("name"), args["log_lines"])
+                                args.get("name"), args["log_lines"], args["poll_interval"])
         if args["phase"] == "cleanup":
             result.update(cluster.apply())
             return result

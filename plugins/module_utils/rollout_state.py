@@ -41,6 +41,11 @@ Other rules worth knowing:
   it into new tasks, so the per-replica allowance would never be reached.
 * A job converges as soon as its tasks have completed; there is no stability
   window for work that has finished.
+* The stability window starts at the manager's timestamp of the last task
+  state change (a task turns "running" once its healthcheck passes), kept
+  between the last assessment that saw the service not ready and ``now``:
+  how often a poller looks does not lengthen it, and a node's lagging clock
+  cannot shorten it below what was seen.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -537,15 +542,31 @@ def _seconds(value):
     return "%ds" % value if float(value).is_integer() else "%.1fs" % value
 
 
-def _stable_since(ready, healthy_tasks, previous, now):
-    """When the service last became ready; None while it is not."""
+def _last_change(tasks, started_at):
+    """The newest task state change the manager recorded (or the update's start)."""
+    stamps = [stamp for stamp in (_changed_at(task) for task in tasks) if stamp is not None]
+    if started_at is not None:
+        stamps.append(started_at)
+    return max(stamps) if stamps else None
+
+
+def _stable_since(ready, healthy_tasks, previous, now, last_change=None):
+    """When the service last became ready; None while it is not.
+
+    The moment comes from the manager's own task timestamps, so the window
+    starts when the last task turned healthy, not when a poll saw it. It is
+    kept between the last poll that saw the service not ready and now: a node
+    whose clock lags cannot make a window look older than what was seen.
+    """
     if not ready:
         return None
     previous = previous or {}
     # The same healthy tasks as last time: nothing dropped in between.
     if previous.get("stable_since") is not None and previous.get("healthy_tasks") == healthy_tasks:
         return previous["stable_since"]
-    return now
+    if last_change is None:
+        return now
+    return min(now, max(last_change, previous.get("not_ready_at") or last_change))
 
 
 def _rollback_failures(service, old_tasks, started_at, seen=None):
@@ -655,7 +676,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     failures = _failures(new, mode, now, started_at, seen)
     shortfall = _shortfall(progress)
     ready = not shortfall and not _stale_version(service, target_version)
-    stable_since = _stable_since(ready, progress["healthy_tasks"], previous, now)
+    stable_since = _stable_since(ready, progress["healthy_tasks"], previous, now, _last_change(tasks, started_at))
     facts = {
         "progress": progress, "shortfall": shortfall, "failures": failures, "old": old,
         "failing_unit": _failing_unit(failures, mode, allowed, names), "started_at": started_at, "seen": seen,
@@ -678,6 +699,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
         "healthy": progress["healthy"], "completed": progress["completed"],
         "failures": failures, "events": _events(previous, task_states, update),
         "stable_since": stable_since, "healthy_tasks": progress["healthy_tasks"],
+        "not_ready_at": now if stable_since is None else (previous or {}).get("not_ready_at"),
         "task_states": task_states, "update_state": update.get("State"),
     }
 

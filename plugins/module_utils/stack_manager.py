@@ -28,6 +28,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
     SwarmClient,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.labels import NAMESPACE_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.long_poll import snapshot
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
     read_failures_allowed,
     read_fail_mode,
@@ -204,6 +205,11 @@ class StackManager:
             # What this run changed goes back through the same tracked rollback as a failed rollout.
             self.module.fail_json(msg="the swarm refused part of the deploy: %s" % exc, services=result["services"],
                                   partial=self.partial(result))
+        try:
+            # The tracker's first look, taken here: its first progress line needs no round trip.
+            result["snapshot"] = snapshot(self.client, self.stack, rolled_out)
+        except (DockerException, RequestException):
+            pass  # the tracker's first poll reads it instead
         return self.module.exit_json(**result)
 
     # --- colours ------------------------------------------------------------------

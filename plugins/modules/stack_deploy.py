@@ -129,9 +129,11 @@ options:
     type: bool
     default: true
   poll_interval:
-    description: Seconds between two looks at the swarm while tracking.
+    description:
+      - Seconds between two reads of the swarm while tracking. The reads happen on the manager, which answers the
+        controller only when something changed (see docs/rollout-tracking.md).
     type: float
-    default: 1
+    default: 0.5
   log_lines:
     description: Lines of logs shown per failing task.
     type: int
@@ -300,7 +302,7 @@ def argument_spec():
         service_deadline=dict(type="int", default=300),
         monitor=dict(type="int", default=5),
         rollback=dict(type="bool", default=True),
-        poll_interval=dict(type="float", default=1),
+        poll_interval=dict(type="float", default=0.5),
         log_lines=dict(type="int", default=20),
         phase=dict(type="str", choices=["apply", "cleanup"], default="apply"),
         strategy=dict(type="str", choices=list(STRATEGY_NAMES), default="rolling"),

@@ -49,6 +49,20 @@ options:
     description: Log lines per task in O(logs_for).
     type: int
     default: 20
+  until_changed:
+    description:
+      - A RV(fingerprint) of an earlier answer. The module reads the stack again every O(poll_interval) seconds,
+        on the manager, and answers once what it reads differs from it, or once O(max_wait) seconds have passed.
+      - This is how the rollout tracker follows a rollout with one round trip per change instead of one per look.
+    type: str
+  max_wait:
+    description: With O(until_changed), the longest the module waits for a change, in seconds.
+    type: float
+    default: 0
+  poll_interval:
+    description: With O(until_changed), seconds between two reads of the swarm.
+    type: float
+    default: 0.5
   raw:
     description: Also return the raw services, tasks and nodes as the Docker API gives them.
     type: bool
@@ -86,11 +100,17 @@ logs:
   description: Last log lines per task of O(logs_for).
   returned: always
   type: dict
+fingerprint:
+  description: A short digest of the services, tasks and nodes read, to pass as O(until_changed) next time.
+  returned: always
+  type: str
 raw:
   description: Services, tasks and nodes as the Docker API returns them (tasks carry a C(Health) key).
   returned: when O(raw=true)
   type: dict
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -100,10 +120,8 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
     SwarmClient,
     docker_argument_spec,
 )
-from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
-    annotate_health,
-    assess_service,
-)
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.long_poll import read_stack, wait_for_change
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import assess_service
 
 
 def summarize(service, tasks, nodes, now):
@@ -131,30 +149,30 @@ def main():
         logs_for=dict(type="list", elements="str", default=[]),
         log_lines=dict(type="int", default=20),
         raw=dict(type="bool", default=False),
+        until_changed=dict(type="str"),
+        max_wait=dict(type="float", default=0),
+        poll_interval=dict(type="float", default=0.5),
     ), supports_check_mode=True)
     client = SwarmClient(module)
     client.require_manager()
+    params = module.params
     try:
-        services = client.stack_services(module.params["name"])
-        if module.params["services"] is not None:
-            services = [s for s in services if s["Spec"]["Name"] in module.params["services"]]
-        ids = [s["ID"] for s in services]
-        tasks = annotate_health(client.api.tasks(filters={"service": ids})) if ids else []
-        nodes = client.api.nodes()
-        now = client.now()
+        (services, tasks, nodes, now), mark = wait_for_change(
+            lambda: read_stack(client, params["name"], params["services"]), params["until_changed"],
+            params["max_wait"], params["poll_interval"], time)
         logs = {}
-        for task_id in module.params["logs_for"]:
+        for task_id in params["logs_for"]:
             try:
-                logs[task_id] = client.task_logs(task_id, module.params["log_lines"])
+                logs[task_id] = client.task_logs(task_id, params["log_lines"])
             except (DockerException, RequestException) as exc:
                 logs[task_id] = ["(logs unavailable: %s)" % exc]
     except (DockerException, RequestException) as exc:
-        module.fail_json(msg="cannot read stack %s: %s" % (module.params["name"], exc))
+        module.fail_json(msg="cannot read stack %s: %s" % (params["name"], exc))
     by_service = {}
     for task in tasks:
         by_service.setdefault(task["ServiceID"], []).append(task)
     result = {
-        "changed": False, "now": now, "logs": logs,
+        "changed": False, "now": now, "logs": logs, "fingerprint": mark,
         "services": [summarize(s, by_service.get(s["ID"], []), nodes, now) for s in services],
     }
     if module.params["raw"]:

@@ -23,8 +23,12 @@ class Cluster(object):
         """Run stack_deploy (the apply phase), with module arguments overridden."""
         raise NotImplementedError
 
-    def poll(self, services, logs_for=()):
-        """stack_info with raw=True for these services: services, tasks, nodes, now, logs."""
+    def poll(self, services, logs_for=(), until_changed=None, max_wait=0):
+        """stack_info with raw=True for these services: services, tasks, nodes, now, logs, and a fingerprint.
+
+        With until_changed (an earlier answer's fingerprint), the answer may wait up to max_wait seconds
+        for the swarm to change; an answer without a fingerprint means the cluster cannot wait, and the
+        tracker sleeps between polls instead."""
         raise NotImplementedError
 
     def roll_back(self, services, expected_hashes, remove, remove_objects=()):

@@ -43,7 +43,10 @@ class Rollout(object):
         self.tracker = Tracker(cluster, stack, tracking, say, clock)
 
     def run(self):
+        self.say("  stack %s: %s" % (self.stack, "checking the files against the swarm" if self.check_mode
+                                     else "applying what differs from the swarm"))
         result = dict(self.cluster.apply())
+        first = result.pop("snapshot", None)
         if result.get("failed"):
             partial = result.pop("partial", None)
             if partial:
@@ -59,7 +62,7 @@ class Rollout(object):
             return result
         if changed:
             try:
-                rollout = self.tracker.track(changed, started_at=result.get("started_at"))
+                rollout = self.tracker.track(changed, started_at=result.get("started_at"), first=first)
             except ClusterError as exc:
                 result.update(failed=True, msg="lost track of the rollout: %s" % exc)
                 return result

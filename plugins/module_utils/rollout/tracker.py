@@ -26,6 +26,16 @@ from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state impo
 # Seconds past the deadline and monitor window after which the loop gives up on its
 # own: a guard for a manager clock that stopped moving; assess_service owns deadlines.
 CLOCK_GUARD_SECONDS = 30
+# The longest a poll waits on the manager for a change: verdicts that time alone can
+# change (a task unschedulable for too long, a window ending) are re-checked at least this often.
+LONGEST_WAIT_SECONDS = 5
+
+
+def next_wait(assessments, now, deadline, monitor):
+    """Seconds until time alone could change a verdict: a stability window ends or the deadline comes."""
+    moments = [deadline, now + LONGEST_WAIT_SECONDS]
+    moments.extend(a["stable_since"] + monitor for a in assessments if a.get("stable_since") is not None)
+    return max(0.0, min(moments) - now)
 
 
 def outcome(verdict, reason, verdicts, seconds, assessments, gaps=None):
@@ -43,18 +53,21 @@ class Tracker(object):
         self.say = say
         self.clock = clock
 
-    def track(self, targets, rolling_back=False, started_at=None):
+    def track(self, targets, rolling_back=False, started_at=None, first=None):
         """Poll until every target service converged, one failed, or the deadline passed.
 
-        targets: {name: {"version": spec version to reach}}.
+        targets: {name: {"version": spec version to reach}}. first: a poll's answer already
+        in hand (the apply's own look at the swarm), used instead of the first poll.
         """
         tracking = self.tracking
         start = self.clock.time()
         previous, printed, verdicts = {}, {}, {}
         manager_start = None
         assessments = []
+        mark, wait = None, 0
         while True:
-            info = self.cluster.poll(targets)
+            info, first = first or self.cluster.poll(targets, until_changed=mark, max_wait=wait), None
+            mark = info.get("fingerprint")
             now = info["now"]
             manager_start = manager_start or now
             raw = info["raw"]
@@ -89,7 +102,10 @@ class Tracker(object):
                 return outcome(stack["verdict"], stack["reason"], verdicts, elapsed, assessments, gaps)
             if now - manager_start > tracking["deadline"] + tracking["monitor"] + CLOCK_GUARD_SECONDS:
                 return outcome(FAILED, "no verdict within the deadline", verdicts, elapsed, assessments)
-            self.clock.sleep(tracking["poll_interval"])
+            if mark is None:  # this cluster cannot wait for a change: look again after a while
+                self.clock.sleep(tracking["poll_interval"])
+            else:
+                wait = next_wait(assessments, now, deadline, tracking["monitor"])
 
     def gaps(self, raw, tasks_by_service, targets, started_at):
         """Per service that had no task running for a while during the rollout: how long; and say so."""

@@ -22,6 +22,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils import rollout_sta
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "rollout")
 T0 = rs.parse_timestamp("2024-05-14T09:30:00Z")
+LAST_CHANGE = rs.parse_timestamp("2024-05-14T09:30:51.595942045Z")  # in web_update_healthy.tasks.json
 MONITOR = 10
 DEADLINE = T0 + 300
 
@@ -115,29 +116,51 @@ def test_replicated_service_is_pending_while_the_healthcheck_starts():
 
 
 def test_replicated_service_is_pending_inside_the_monitor_window_then_converges():
+    # The window starts when the manager recorded the last task change (the third new
+    # task running at T0 + 51.6), not when a poll first saw the service ready.
     first = converged_web(at=55)
     assert first["verdict"] == rs.PENDING
-    assert first["reason"] == "stable for 0s of 10s"
-    assert first["stable_since"] == T0 + 55
+    assert first["reason"] == "stable for 3s of 10s"
+    assert first["stable_since"] == LAST_CHANGE
 
     second = converged_web(at=58, previous=first)
     assert second["verdict"] == rs.PENDING
-    assert second["reason"] == "stable for 3s of 10s"
-    assert second["stable_since"] == T0 + 55
+    assert second["reason"] == "stable for 6s of 10s"
+    assert second["stable_since"] == LAST_CHANGE
 
-    third = converged_web(at=65, previous=second)
+    third = converged_web(at=62, previous=second)
     assert third["verdict"] == rs.CONVERGED
     assert third["reason"] == "3/3 healthy for 10s"
     assert (third["updated"], third["running"], third["healthy"]) == (3, 3, 3)
+
+
+def test_the_window_never_starts_before_a_poll_saw_the_service_not_ready():
+    # A node whose clock lags stamps its task early: what a poll saw bounds the window.
+    tasks = load("web_update_healthy.tasks.json")
+    tasks[-1]["Health"] = "starting"
+    not_ready = assess("web_update_completed.service.json", tasks, 56)
+    assert not_ready["stable_since"] is None and not_ready["not_ready_at"] == T0 + 56
+    ready = converged_web(at=57, previous=not_ready)
+    assert ready["stable_since"] == T0 + 56
+    assert ready["verdict"] == rs.PENDING and ready["reason"] == "stable for 1s of 10s"
+
+
+def test_the_window_never_starts_after_the_poll_that_saw_the_service_ready():
+    # A node whose clock runs ahead stamps its task in the manager's future.
+    tasks = load("web_update_healthy.tasks.json")
+    tasks[-1]["Status"]["Timestamp"] = "2024-05-14T09:31:30Z"
+    ready = assess("web_update_completed.service.json", tasks, 60)
+    assert ready["stable_since"] == T0 + 60
 
 
 def test_stability_resets_when_a_task_drops_between_polls():
     first = converged_web(at=55)
     tasks = load("web_update_healthy.tasks.json")
     tasks[-1]["ID"] = "replacedtask0000000000000"  # slot 3 died and Swarm replaced it
+    tasks[-1]["Status"]["Timestamp"] = "2024-05-14T09:31:02Z"
     second = assess("web_update_completed.service.json", tasks, 63, previous=first)
     assert second["verdict"] == rs.PENDING
-    assert second["stable_since"] == T0 + 63
+    assert second["stable_since"] == T0 + 62
 
 
 def test_stability_resets_when_health_drops():
@@ -149,7 +172,8 @@ def test_stability_resets_when_health_drops():
     assert dropped["reason"] == "waiting for 2/3 healthy"
     again = converged_web(at=66, previous=dropped)
     assert again["verdict"] == rs.PENDING
-    assert again["stable_since"] == T0 + 66
+    # Healthy again by 66; the tasks' timestamps are older, so the poll that saw it drop bounds the window.
+    assert again["stable_since"] == T0 + 60
 
 
 def test_a_stale_read_of_the_service_stays_pending():
@@ -166,8 +190,9 @@ def test_global_service_does_not_wait_for_a_node_that_is_down():
     first = assess("edge_global.service.json", "edge_global.tasks.json", 20, nodes="nodes_worker2_down.json")
     assert first["desired"] == 2
     assert (first["updated"], first["running"], first["healthy"]) == (2, 2, 2)
-    assert first["verdict"] == rs.PENDING and first["reason"] == "stable for 0s of 10s"
-    done = assess("edge_global.service.json", "edge_global.tasks.json", 30, nodes="nodes_worker2_down.json",
+    # The last task change the manager recorded: T0 + 13.3.
+    assert first["verdict"] == rs.PENDING and first["reason"] == "stable for 6s of 10s"
+    done = assess("edge_global.service.json", "edge_global.tasks.json", 24, nodes="nodes_worker2_down.json",
                   previous=first)
     assert done["verdict"] == rs.CONVERGED
 
@@ -379,8 +404,10 @@ def test_the_deadline_fails_a_service_that_has_not_converged():
 
 
 def test_the_deadline_fails_a_service_still_inside_its_monitor_window():
-    first = converged_web(at=295)
-    result = converged_web(at=300, previous=first)
+    tasks = load("web_update_healthy.tasks.json")
+    tasks[-1]["Status"]["Timestamp"] = "2024-05-14T09:34:55Z"  # the last task healthy at T0 + 295
+    first = assess("web_update_completed.service.json", tasks, 295)
+    result = assess("web_update_completed.service.json", tasks, 300, previous=first)
     assert result["verdict"] == rs.FAILED
     assert result["reason"] == "not converged within the deadline: stable for 5s of 10s"
 
@@ -461,7 +488,7 @@ def test_assess_stack_on_real_assessments():
 def test_progress_line_for_a_service():
     result = converged_web(at=58, previous=converged_web(at=55))
     assert rs.progress_line(result) == (
-        "shop_web: 3/3 updated, 3/3 running, 3/3 healthy (pending: stable for 3s of 10s)")
+        "shop_web: 3/3 updated, 3/3 running, 3/3 healthy (pending: stable for 6s of 10s)")
 
 
 def test_progress_line_for_a_job():

@@ -46,7 +46,7 @@ class RecordedCluster(Cluster):
         return {"changed": True, "services": services, "started_at": self.rec["started_at"],
                 "removed": {"services": [], "configs": [], "secrets": []}}
 
-    def poll(self, services, logs_for=()):
+    def poll(self, services, logs_for=(), until_changed=None, max_wait=0):
         self.calls.append(("poll", sorted(services), list(logs_for)))
         polls = len([c for c in self.calls if c[0] == "poll"])
         if self.fail_poll_at is not None and polls >= self.fail_poll_at:
@@ -188,7 +188,9 @@ def test_check_mode_and_no_wait_only_apply(check_mode, tracking):
     cluster = RecordedCluster(recording("update-converged"))
     result, said = run(cluster, check_mode=check_mode, **tracking)
     assert [c[0] for c in cluster.calls] == ["apply"]
-    assert "rollout" not in result and said == []
+    # Only the line before the apply: nothing is tracked.
+    assert "rollout" not in result and said == ["  stack demo: %s" % (
+        "checking the files against the swarm" if check_mode else "applying what differs from the swarm")]
 
 
 class SmokeFailingProxy(object):
