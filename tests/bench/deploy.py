@@ -223,3 +223,7 @@ def main():
         print("  rollback completed within the monitor window + 10 s (%d s): %s (%.1f s)"
               % (target, "met" if rollback <= target else "MISSED", rollback))
     print("wrote %s" % BENCH_JSON.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main()
