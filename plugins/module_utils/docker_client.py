@@ -189,6 +189,10 @@ class SwarmClient:
         """Create a config or secret from its full Engine body (keeps template and secret drivers)."""
         return self._post("/%s/create" % kind, spec)
 
+    def update_object(self, kind, object_id, version, spec):
+        """Update a config or secret (the Engine allows label changes only)."""
+        return self._post("/%s/{0}/update" % kind, spec, {"version": version}, None, object_id)
+
     def resolve_image(self, image, registry_auth=None):
         """(digest, platforms) the registry serves for `image` right now.
 

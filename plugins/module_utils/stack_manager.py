@@ -27,7 +27,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
     RequestException,
     SwarmClient,
 )
-from ansible_collections.conductor.swarm.plugins.module_utils.labels import NAMESPACE_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import CONTENT_HASH_LABEL, NAMESPACE_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.long_poll import snapshot
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
     read_failures_allowed,
@@ -38,6 +38,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client 
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import STATE_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
 from ansible_collections.conductor.swarm.plugins.module_utils.swarm_validation import swarm_refusals
+from ansible_collections.conductor.swarm.plugins.module_utils.takeover import candidates, dropped, keep_cli_objects
 from ansible_collections.conductor.swarm.plugins.module_utils.variant_router import RouterError, router_spec
 from ansible_collections.conductor.swarm.plugins.module_utils.variants import (
     as_variant,
@@ -165,13 +166,16 @@ class StackManager:
         try:
             # One look at what the swarm has; every check before the change reads it.
             self.network_names = dict((n["Id"], n["Name"]) for n in self.client.api.networks())
-            self.object_ids = dict((kind, dict((o["Spec"]["Name"], o["ID"]) for o in self.client.all_objects(kind)))
-                                   for kind in ("configs", "secrets"))
+            self.live_objects = dict((kind, dict((o["Spec"]["Name"], o) for o in self.client.all_objects(kind)))
+                                     for kind in ("configs", "secrets"))
+            self.object_ids = dict((kind, dict((n, o["ID"]) for n, o in objs.items()))
+                                   for kind, objs in self.live_objects.items())
             self.check_external(converted)
             if self.params["resolve_image"] == "always":
                 self.resolve_images(desired)
             live_services = dict((s["Spec"]["Name"], s) for s in self.client.stack_services(self.stack))
             desired, colours = self.place_colours(desired, chosen, live_services)
+            desired = self.take_over(desired, converted, live_services)
             plan = plan_services(desired, live_services, prune=self.params["prune"],
                                  network_names=self.network_names)
             # A prune leaves every colour of a colour-rolled service alone: the live one serves.
@@ -197,6 +201,7 @@ class StackManager:
             result["diff"] = self.diff(plan, desired, live_services)
         if self.module.check_mode or not result["changed"]:
             return self.module.exit_json(**result)
+        result["cleanup_possible"] = self.cleanup_possible(objects)
         # Engine time before the change: task failures from then on are this rollout's.
         result["started_at"] = self.client.now()
         try:
@@ -306,6 +311,55 @@ class StackManager:
         if failures:
             self.module.fail_json(msg="image(s) cannot be resolved from their registry, nothing was changed: %s"
                                   % "; ".join(failures))
+
+    def take_over(self, desired, converted, live):
+        """Services docker stack deploy made keep its configs and secrets while their content is the files'
+        (takeover.py): a takeover restarts no task."""
+        by_name = dict(((section, obj["name"]), obj) for section in ("configs", "secrets")
+                       for obj in converted[section].values() if not obj.get("external"))
+        decided = {}
+        for _service, section, hashed, old in candidates(desired, live):
+            if (section, hashed) not in decided:
+                same = self.same_content(section, by_name.get((section, hashed)), old)
+                decided[(section, hashed)] = old if same else None
+        kept = dict((key, old) for key, old in decided.items() if old)
+        if not kept:
+            return desired
+        desired = keep_cli_objects(desired, kept)
+        for section, names in dropped(kept, desired).items():
+            for key in [k for k, obj in converted[section].items() if obj["name"] in names]:
+                del converted[section][key]
+        return desired
+
+    def same_content(self, section, obj, old):
+        """Whether the live object `old` holds what `obj` (converted) holds."""
+        live = self.live_objects[section].get(old)
+        if obj is None or live is None or obj.get("driver"):
+            return False
+        spec = live["Spec"]
+        if (spec.get("Templating") or {}).get("Name") != obj.get("template_driver"):
+            return False
+        if section == "configs":  # the Engine reads a config's data back
+            return spec.get("Data") == obj["spec"].get("Data")
+        digest = obj["labels"][CONTENT_HASH_LABEL]
+        if (spec.get("Labels") or {}).get(CONTENT_HASH_LABEL) == digest:  # checked and labelled before
+            return True
+        if self.module.check_mode:
+            self.module.warn("secret %s, made by docker stack deploy, cannot be compared with the files without a "
+                             "write; check mode counts it as changed, a real run keeps it when its content is the "
+                             "same" % old)
+            return False
+        # The Engine reads a secret's data back to nobody, but refuses an update that changes it: the same
+        # update docker stack deploy sends on each run tells whether the content is the same, and labels it.
+        labels = dict(spec.get("Labels") or {}, **{CONTENT_HASH_LABEL: digest})
+        try:
+            self.client.update_object("secrets", live["ID"], live["Version"]["Index"],
+                                      dict(spec, Labels=labels, Data=obj["spec"]["Data"]))
+        except DockerException as exc:
+            if "only updates to labels are allowed" in str(exc).lower():
+                return False
+            raise
+        return True
 
     def missing_objects(self, converted):
         missing = {"networks": [], "configs": [], "secrets": []}
@@ -419,6 +473,19 @@ class StackManager:
         objects = [{"kind": kind, "id": obj_id, "name": name} for kind, obj_id, name in self.made
                    if kind in ("network", "config", "secret")]
         return {"services": services, "objects": objects}
+
+    def cleanup_possible(self, objects):
+        """Whether the cleanup after the rollout could remove anything: some name of this stack has more
+        versions than are kept, counting those this deploy creates."""
+        for kind in ("configs", "secrets"):
+            names = [name for name, obj in self.live_objects[kind].items()
+                     if ((obj.get("Spec") or {}).get("Labels") or {}).get(NAMESPACE_LABEL) == self.stack]
+            groups = {}
+            for name in names + list(objects[kind]):
+                groups[name.rsplit("_", 1)[0]] = groups.get(name.rsplit("_", 1)[0], 0) + 1
+            if any(count > self.params["keep_versions"] for count in groups.values()):
+                return True
+        return False
 
     def cleanup(self):
         """Remove config and secret versions no one uses, beyond the newest keep_versions."""

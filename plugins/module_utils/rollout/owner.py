@@ -139,6 +139,8 @@ class Rollout(object):
                     "%s serves until the switch" % plan["live"] if plan["live"] else "nothing serves it yet"))
 
     def clean_up(self, result):
+        if result.pop("cleanup_possible", True) is False:
+            return  # the apply found no name with more versions than are kept: nothing to remove
         cleanup = self.cluster.cleanup()
         if cleanup.get("failed"):
             # The rollout is done and healthy; old versions merely stay until the next deploy.

@@ -34,7 +34,8 @@ LONGEST_WAIT_SECONDS = 5
 def next_wait(assessments, now, deadline, monitor):
     """Seconds until time alone could change a verdict: a stability window ends or the deadline comes."""
     moments = [deadline, now + LONGEST_WAIT_SECONDS]
-    moments.extend(a["stable_since"] + monitor for a in assessments if a.get("stable_since") is not None)
+    moments.extend(a["stable_since"] + monitor for a in assessments
+                   if a["verdict"] == PENDING and a.get("stable_since") is not None)
     return max(0.0, min(moments) - now)
 
 
