@@ -7,10 +7,10 @@ Pure logic: no Docker, no Ansible. The CLI names a config or secret
 ``<stack>_<name>`` (or its ``name:``); we name ours ``<that>_<content hash>``.
 A service the CLI made mounts the CLI's object; pointing it at ours would
 change its task template and restart every task, though the content is the
-same. So while a live service the CLI made mounts, at the same place, the
-CLI's object of a name, and that object holds what the files say, the
-desired spec keeps the CLI's object: only our labels are added. The next
-content change rolls out to a hashed object as usual.
+same. So while a live service mounts, at the same place, the CLI's object
+of a name, and that object holds what the files say, the desired spec keeps
+the CLI's object: only our labels are added, and later runs find the same
+spec. The next content change rolls out to a hashed object as usual.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,8 +18,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-
-from ansible_collections.conductor.swarm.plugins.module_utils.labels import HASH_LABEL
 
 # (section of the converted stack, reference list in ContainerSpec, name key, where the reference mounts)
 KINDS = (("configs", "Configs", "ConfigName", lambda ref: (ref.get("File") or {}).get("Name") or ref.get("Runtime")),
@@ -31,18 +29,14 @@ def cli_name(hashed):
     return hashed.rsplit("_", 1)[0]
 
 
-def made_by_cli(service):
-    """A live service with none of our labels: docker stack deploy (or docker service create) made it."""
-    return HASH_LABEL not in ((service.get("Spec") or {}).get("Labels") or {})
-
-
 def candidates(desired, live):
     """What could be kept: [(service, section, hashed name, CLI name)] for every desired reference whose
-    live service, made by the CLI, mounts the CLI's object of that name at the same place."""
+    live service mounts the CLI's object of that name at the same place (a service the CLI made, or one
+    taken over since: we never name an object without its hash)."""
     found = []
     for name, spec in sorted(desired.items()):
         service = live.get(name)
-        if service is None or not made_by_cli(service):
+        if service is None:
             continue
         live_container = service["Spec"]["TaskTemplate"].get("ContainerSpec") or {}
         container = spec["TaskTemplate"].get("ContainerSpec") or {}

@@ -58,11 +58,18 @@ def test_references_mounted_at_the_same_place_by_a_service_the_cli_made_are_cand
     ]
 
 
-def test_a_service_we_made_a_new_service_or_another_mount_point_keeps_nothing():
+def test_a_service_taken_over_before_still_keeps_them_so_the_next_run_changes_nothing():
     stack = converted()
     desired = stack["services"]
-    ours = as_the_cli_made_it(desired["shop_web"])
-    ours["Spec"]["Labels"] = {HASH_LABEL: "abc"}
+    taken = as_the_cli_made_it(desired["shop_web"])
+    taken["Spec"]["Labels"] = {HASH_LABEL: "abc"}
+    assert [c[0] for c in takeover.candidates(desired, {"shop_web": taken})] == ["shop_web", "shop_web"]
+
+
+def test_a_service_on_our_hashed_objects_a_new_service_or_another_mount_point_keeps_nothing():
+    stack = converted()
+    desired = stack["services"]
+    ours = {"ID": "y", "Spec": copy.deepcopy(desired["shop_web"])}
     moved = as_the_cli_made_it(desired["shop_api"])
     moved["Spec"]["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["File"]["Name"] = "elsewhere"
     assert takeover.candidates(desired, {"shop_web": ours, "shop_api": moved}) == []
