@@ -53,6 +53,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
+import hashlib
+import json
 import re
 
 from ansible_collections.conductor.swarm.plugins.module_utils.labels import FAIL_MODE_LABEL, FAILURES_ALLOWED_LABEL
@@ -277,9 +279,33 @@ def _comparable(task_spec):
     return _pruned(parts)
 
 
+def spec_digest(task_spec):
+    """A short digest of what task_matches_template compares in a task spec or TaskTemplate."""
+    text = json.dumps(_comparable(task_spec), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
 def task_matches_template(task, task_template):
-    """True when the task was made from this TaskTemplate (see the module docstring)."""
+    """True when the task was made from this TaskTemplate (see the module docstring). A compact
+    task (compact_task) carries the digest of its spec instead of the spec."""
+    if "SpecDigest" in task:
+        return task["SpecDigest"] == spec_digest(task_template)
     return _comparable(task.get("Spec")) == _comparable(task_template)
+
+
+# The task keys the assessments read: the rest (network attachments, most of the spec) is
+# left out of a poll's answer, which for a large stack is most of its size.
+TASK_KEYS = ("ID", "ServiceID", "NodeID", "Slot", "Status", "DesiredState", "Version", "CreatedAt", "JobIteration",
+             "Health")
+
+
+def compact_task(task):
+    """The task as the assessments need it: its spec reduced to a digest and the image."""
+    small = dict((key, task[key]) for key in TASK_KEYS if key in task)
+    spec = task.get("Spec") or {}
+    small["SpecDigest"] = spec_digest(spec)
+    small["Spec"] = {"ContainerSpec": {"Image": (spec.get("ContainerSpec") or {}).get("Image")}}
+    return small
 
 
 def _split_tasks(service, tasks):

@@ -64,7 +64,9 @@ options:
     type: float
     default: 0.5
   raw:
-    description: Also return the raw services, tasks and nodes as the Docker API gives them.
+    description:
+      - Also return the services, tasks and nodes as the Docker API gives them, each task cut down to what the
+        rollout tracker reads (state, node, slot, version, a digest of its spec and its image).
     type: bool
     default: false
 """
@@ -105,7 +107,9 @@ fingerprint:
   returned: always
   type: str
 raw:
-  description: Services, tasks and nodes as the Docker API returns them (tasks carry a C(Health) key).
+  description:
+    - Services and nodes as the Docker API returns them; tasks with the keys the tracker reads, a C(SpecDigest)
+      in place of most of their spec, and a C(Health) key.
   returned: when O(raw=true)
   type: dict
 """

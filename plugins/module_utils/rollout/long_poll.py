@@ -16,7 +16,7 @@ __metaclass__ = type
 import hashlib
 import json
 
-from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import annotate_health
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import annotate_health, compact_task
 
 
 def fingerprint(services, tasks, nodes):
@@ -51,12 +51,12 @@ def wait_for_change(read, since, max_wait, interval, clock):
 
 
 def read_stack(client, stack, wanted=None):
-    """One look at a stack through a SwarmClient: ((services, tasks, nodes, manager time), fingerprint)."""
+    """One look at a stack through a SwarmClient: ((services, compact tasks, nodes, manager time), fingerprint)."""
     services = client.stack_services(stack)
     if wanted is not None:
         services = [s for s in services if s["Spec"]["Name"] in wanted]
     ids = [s["ID"] for s in services]
-    tasks = annotate_health(client.api.tasks(filters={"service": ids})) if ids else []
+    tasks = [compact_task(t) for t in annotate_health(client.api.tasks(filters={"service": ids}))] if ids else []
     nodes = client.api.nodes()
     return (services, tasks, nodes, client.now()), fingerprint(services, tasks, nodes)
 

@@ -114,3 +114,28 @@ def test_the_tracker_waits_on_the_manager_until_the_window_can_end_instead_of_sl
     last_now = rec["polls"][0]["now"] + sum(waits)
     assert abs(last_now - (assessment["stable_since"] + 30)) < 1e-6
     assert abs(clock.now - 1000.0 - sum(waits)) < 1e-6, "the controller never slept on its own"
+
+
+def assessments(poll, rec, tasks):
+    by_service = {}
+    for task in tasks:
+        by_service.setdefault(task["ServiceID"], []).append(task)
+    out = []
+    for service in poll["services"]:
+        name = service["Spec"]["Name"]
+        result = rs.assess_service(service, by_service.get(service["ID"], []), rec["target_versions"][name],
+                                   poll["now"], rec["started_at"], 5, rec["started_at"] + 300, nodes=poll["nodes"])
+        out.append(dict((k, v) for k, v in result.items() if k != "events"))
+    return out
+
+
+def test_compact_tasks_are_assessed_exactly_as_the_full_ones():
+    # The poll's answer cuts each task down (rollout_state.compact_task); every recorded poll
+    # must give the same assessment either way, failures and their reasons included.
+    for name in sorted(os.listdir(RECORDED)):
+        rec = recording(name[:-len(".json")])
+        for poll in rec["polls"]:
+            full = rs.annotate_health(copy.deepcopy(poll["tasks"]))
+            compact = [rs.compact_task(t) for t in full]
+            assert len(json.dumps(compact)) < len(json.dumps(full)) / 2
+            assert assessments(poll, rec, compact) == assessments(poll, rec, full), name
