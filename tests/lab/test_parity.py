@@ -7,13 +7,12 @@ must be equal once the differences we make on purpose are taken out: our own
 labels, content-hashed config and secret names, and the IDs Swarm assigns.
 """
 import json
-import re
 
+from cli_side import HASH_SUFFIX, login_on_manager, normalize_service
 from conftest import ROOT, deploy
 from labenv import copy_to_manager, on_manager, remove_stack
 
 STACK = "parity"
-HASH_SUFFIX = re.compile(r"_[0-9a-f]{10}$")
 
 
 def read_specs():
@@ -24,31 +23,11 @@ def read_specs():
         for net in service["Spec"]["TaskTemplate"].get("Networks") or []:
             networks[net["Target"]] = on_manager("docker network inspect --format '{{.Name}}' %s"
                                                  % net["Target"]).stdout.strip()
-    return dict((s["Spec"]["Name"], normalize(s["Spec"], networks)) for s in services)
-
-
-def normalize(spec, networks):
-    labels = dict((k, v) for k, v in (spec.get("Labels") or {}).items() if not k.startswith("conductor.swarm."))
-    spec = dict(spec, Labels=labels)
-    template = spec["TaskTemplate"]
-    template.pop("ForceUpdate", None)
-    for net in template.get("Networks") or []:
-        net["Target"] = networks.get(net["Target"], net["Target"])
-    container = template["ContainerSpec"]
-    for ref in container.get("Configs") or []:
-        ref.pop("ConfigID", None)
-        ref["ConfigName"] = HASH_SUFFIX.sub("", ref["ConfigName"])
-    for ref in container.get("Secrets") or []:
-        ref.pop("SecretID", None)
-        ref["SecretName"] = HASH_SUFFIX.sub("", ref["SecretName"])
-    return spec
+    return dict((s["Spec"]["Name"], normalize_service(s["Spec"], networks)) for s in services)
 
 
 def test_services_match_docker_stack_deploy(lab):
-    reg = lab["registry"]
-    login = on_manager("docker login -u %s --password-stdin %s" % (reg["username"], reg["address_in_lab"]),
-                       stdin=lab["password"])
-    assert login.returncode == 0, login.stdout
+    reg = login_on_manager(lab)
     on_manager("rm -rf /tmp/parity")
     copy_to_manager(ROOT / "examples" / "stack", "/tmp/parity")
     remove_stack(STACK)

@@ -21,8 +21,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
+from cli_side import HASH_SUFFIX, login_on_manager, normalize_service, without_our_labels
 from conftest import ROOT, deploy
 from labenv import copy_to_manager, lab_hosts, on_host, on_manager, remove_stack
 
@@ -38,7 +38,6 @@ BASE = Path("/tmp/conductor-parity")  # here and on the manager
 CASES = compare.cases()
 DEPLOYABLE = sorted(name for name, case in CASES.items() if case.get("deploy"))
 REFUSED = sorted(name for name, case in CASES.items() if case["expect"] == "refuse")
-HASH_SUFFIX = re.compile(r"_[0-9a-f]{10}$")
 LABEL = "com.docker.stack.namespace=%s" % STACK
 # Options the Engine adds to an overlay network it creates (a new VXLAN id each time).
 ENGINE_NETWORK_OPTIONS = ("com.docker.network.driver.overlay.vxlanid_list",)
@@ -154,13 +153,13 @@ def read_back(subnets):
             "Driver": net["Driver"], "Scope": net["Scope"], "Internal": net["Internal"],
             "Attachable": net["Attachable"], "Ingress": net["Ingress"], "EnableIPv6": net["EnableIPv6"],
             "Options": dict((k, v) for k, v in (net.get("Options") or {}).items() if k not in ENGINE_NETWORK_OPTIONS),
-            "Labels": ours_out(net.get("Labels")), "IPAM": ipam}
+            "Labels": without_our_labels(net.get("Labels")), "IPAM": ipam}
     for svc in services_of_stack():
         out["service"][svc["Spec"]["Name"]] = normalize_service(svc["Spec"], net_names)
     for kind in ("config", "secret"):
         if names[kind]:
             for obj in json.loads(on_manager("docker %s inspect %s" % (kind, " ".join(names[kind]))).stdout):
-                spec = dict(obj["Spec"], Labels=ours_out(obj["Spec"].get("Labels")))
+                spec = dict(obj["Spec"], Labels=without_our_labels(obj["Spec"].get("Labels")))
                 out[kind][HASH_SUFFIX.sub("", spec.pop("Name"))] = spec
     return out
 
@@ -176,28 +175,6 @@ def services_of(stack):
     return dict((s["Spec"]["Name"], s) for s in json.loads(on_manager("docker service inspect %s" % " ".join(ids)).stdout))
 
 
-def ours_out(labels):
-    """Labels without ours (conductor.swarm.*: content hashes, rollout records)."""
-    return dict((k, v) for k, v in (labels or {}).items() if not k.startswith("conductor.swarm."))
-
-
-def normalize_service(spec, net_names):
-    spec = dict(spec, Labels=ours_out(spec.get("Labels")))
-    template = dict(spec["TaskTemplate"])
-    spec["TaskTemplate"] = template
-    template.pop("ForceUpdate", None)
-    for net in template.get("Networks") or []:
-        net["Target"] = net_names.get(net["Target"], net["Target"])
-    container = template["ContainerSpec"]
-    for ref in container.get("Configs") or []:
-        ref.pop("ConfigID", None)
-        ref["ConfigName"] = HASH_SUFFIX.sub("", ref["ConfigName"])
-    for ref in container.get("Secrets") or []:
-        ref.pop("SecretID", None)
-        ref["SecretName"] = HASH_SUFFIX.sub("", ref["SecretName"])
-    return spec
-
-
 def subnets_of(compose):
     return set(c.get("subnet") for n in (compose.get("networks") or {}).values()
                for c in ((n or {}).get("ipam") or {}).get("config") or [])
@@ -207,10 +184,7 @@ def subnets_of(compose):
 def test_docker_stack_deploy_and_ours_create_the_same_objects(corpus, lab, name):
     case = CASES[name]
     env = compare.case_env(case, registry=corpus["registry"])
-    reg = lab["registry"]
-    login = on_manager("docker login -u %s --password-stdin %s" % (reg["username"], reg["address_in_lab"]),
-                       stdin=lab["password"])
-    assert login.returncode == 0, login.stdout
+    login_on_manager(lab)
     compose, error = compare.our_load(case, case_dir(name), env, compose_spec, newest=corpus["newest"], stack=STACK)
     assert error is None, error
     for host in lab_hosts():  # bind-mount sources must exist on the nodes

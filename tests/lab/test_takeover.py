@@ -9,6 +9,7 @@ use, and a second run changes nothing.
 import json
 import re
 
+from cli_side import login_on_manager
 from conftest import ROOT, deploy, services
 from labenv import copy_to_manager, on_manager, remove_stack
 
@@ -35,10 +36,7 @@ def changed_count(stdout):
 
 
 def test_a_stack_the_cli_made_is_taken_over_without_restarting_a_task(lab, manager):
-    reg = lab["registry"]
-    login = on_manager("docker login -u %s --password-stdin %s" % (reg["username"], reg["address_in_lab"]),
-                       stdin=lab["password"])
-    assert login.returncode == 0, login.stdout
+    reg = login_on_manager(lab)
     on_manager("rm -rf /tmp/takeover")
     copy_to_manager(ROOT / "examples" / "stack", "/tmp/takeover")
     remove_stack(STACK)
