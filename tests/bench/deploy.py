@@ -117,18 +117,20 @@ def parse_time(text):
     return moment.timestamp() + float("0." + (frac or "0"))
 
 
-def swarm_completed(stack, since):
+def swarm_completed(stack, since, wait=120):
     """When Swarm's own UpdateStatus of the stack's last service updated after `since` went to completed
-    (epoch seconds; the lab's hosts share this machine's clock), or None (a create or no update)."""
-    ids = on_manager_ok("docker service ls -q --filter label=com.docker.stack.namespace=%s" % stack).stdout.split()
-    if not ids:
-        return None
-    done = []
-    for service in json.loads(on_manager_ok("docker service inspect %s" % " ".join(ids)).stdout):
-        status = service.get("UpdateStatus") or {}
-        if status.get("State") == "completed" and status.get("StartedAt") and parse_time(status["StartedAt"]) >= since:
-            done.append(parse_time(status["CompletedAt"]))
-    return max(done) if done else None
+    (epoch seconds; the lab's hosts share this machine's clock), or None (a create or no update).
+    A command may exit before Swarm has completed every update: wait for them, up to `wait` s."""
+    deadline = time.time() + wait
+    while True:
+        ids = on_manager_ok("docker service ls -q --filter label=com.docker.stack.namespace=%s" % stack).stdout.split()
+        statuses = [s.get("UpdateStatus") or {} for s in json.loads(
+            on_manager_ok("docker service inspect %s" % " ".join(ids)).stdout)] if ids else []
+        ours = [st for st in statuses if st.get("StartedAt") and parse_time(st["StartedAt"]) >= since]
+        if all(st.get("State") == "completed" for st in ours) or time.time() > deadline:
+            done = [parse_time(st["CompletedAt"]) for st in ours if st.get("State") == "completed"]
+            return max(done) if done and len(done) == len(ours) else None
+        time.sleep(0.5)
 
 
 def remove(stack):
