@@ -36,7 +36,7 @@ SWARM_FILLED_DEFAULTS = {
 }
 
 
-def spec_hash(spec):
+def service_hash(spec):
     """Stable hash of a spec, ignoring our own bookkeeping labels: what HASH_LABEL holds.
 
     The collection's one hash (hashing.spec_hash) of the spec without OWN_LABELS.
@@ -62,7 +62,7 @@ def with_own_labels(spec, identity=None):
     identity = without_own_labels(identity if identity is not None else spec)
     labeled = without_own_labels(spec)
     labels = labeled.setdefault("Labels", {})
-    labels[HASH_LABEL] = spec_hash(identity)
+    labels[HASH_LABEL] = service_hash(identity)
     labels[LAST_APPLIED_LABEL] = encode_spec(identity)
     return labeled
 
@@ -175,7 +175,7 @@ def plan_services(desired, live, prune=False, network_names=None):
         drifted = live_drift(service, network_names)
         if drifted:
             plan["drift"][name] = drifted
-        if labels.get(HASH_LABEL) == spec_hash(desired[name]) and not drifted:
+        if labels.get(HASH_LABEL) == service_hash(desired[name]) and not drifted:
             plan["unchanged"].append(name)
         else:
             plan["update"].append(name)

@@ -57,7 +57,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import 
     last_applied,
     normalize_live,
     plan_services,
-    spec_hash,
+    service_hash,
     with_own_labels,
 )
 
@@ -244,7 +244,7 @@ class StackManager:
                                       "nothing was changed" % (router["Name"], route))
             placed[router["Name"]] = router
             chosen[router["Name"]] = "rolling"
-            plan = plan_colour(route, desired[route], live, routing.get(route), spec_hash)
+            plan = plan_colour(route, desired[route], live, routing.get(route), service_hash)
             if route in in_colour:
                 # Updated where it serves: the strategy's own update, no traffic to move.
                 plan = dict(plan, target=None, unchanged=True, in_place=True, others=[])
@@ -388,7 +388,7 @@ class StackManager:
                 "image": desired[name]["TaskTemplate"]["ContainerSpec"]["Image"],
                 "changes": [c[0] for c in changes(before, desired[name])] if name in plan["update"] else [],
                 "drift": plan["drift"].get(name, []),
-                "spec_hash": spec_hash(desired[name]),
+                "spec_hash": service_hash(desired[name]),
             }
         for name in plan["remove"]:
             services[name] = {"action": "remove", "id": live[name]["ID"], "version": None, "image": None,

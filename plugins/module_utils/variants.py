@@ -103,7 +103,7 @@ def target_variant(live):
     return GREEN if live == BLUE else BLUE
 
 
-def plan_colour(route, spec, live, routing, spec_hash):
+def plan_colour(route, spec, live, routing, service_hash):
     """Where the new version of a colour-rolled service goes, decided from the live state.
 
     Returns {"route", "live", "target", "unchanged", "keep"}: target is None when
@@ -117,7 +117,7 @@ def plan_colour(route, spec, live, routing, spec_hash):
         running = live[variant_name(route, current)]
         labels = (running.get("Spec") or {}).get("Labels") or {}
         from_labels = labels.get(HASH_LABEL)
-        if from_labels == spec_hash(as_variant(spec, route, current)):
+        if from_labels == service_hash(as_variant(spec, route, current)):
             return {"route": route, "live": current, "target": None, "unchanged": True, "keep": keep, "others": []}
     target = target_variant(current)
     # Variants that take no traffic before or after this release, yet run: scaled down once it succeeded.

@@ -9,7 +9,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import 
     encode_spec,
     live_drift,
     plan_services,
-    spec_hash,
+    service_hash,
     with_own_labels,
 )
 
@@ -34,16 +34,16 @@ def stored(spec):
 
 def test_hash_ignores_our_labels_and_key_order():
     labeled = with_own_labels(SPEC)
-    assert spec_hash(labeled) == spec_hash(SPEC)
+    assert service_hash(labeled) == service_hash(SPEC)
     reordered = {"Mode": SPEC["Mode"], "TaskTemplate": SPEC["TaskTemplate"], "Labels": SPEC["Labels"],
                  "Name": "shop_web"}
-    assert spec_hash(reordered) == spec_hash(SPEC)
+    assert service_hash(reordered) == service_hash(SPEC)
 
 
 def test_hash_changes_with_the_spec():
     other = copy.deepcopy(SPEC)
     other["TaskTemplate"]["ContainerSpec"]["Env"] = ["A=2"]
-    assert spec_hash(other) != spec_hash(SPEC)
+    assert service_hash(other) != service_hash(SPEC)
 
 
 def test_last_applied_round_trips():
@@ -53,7 +53,7 @@ def test_last_applied_round_trips():
 
 def test_labels_added_for_sending():
     labels = with_own_labels(SPEC)["Labels"]
-    assert labels[HASH_LABEL] == spec_hash(SPEC)
+    assert labels[HASH_LABEL] == service_hash(SPEC)
     assert decode_spec(labels[LAST_APPLIED_LABEL]) == SPEC
     assert labels["com.docker.stack.namespace"] == "shop"
 
@@ -118,7 +118,7 @@ def test_live_specs_are_read_in_the_files_terms():
     sent["TaskTemplate"]["ContainerSpec"]["Configs"][0]["ConfigID"] = "cfgid"
     live = {"Spec": with_own_labels(sent, identity=files)}
     live["Spec"]["TaskTemplate"]["Networks"][0]["Target"] = "netid"
-    assert live["Spec"]["Labels"][HASH_LABEL] == spec_hash(files)
+    assert live["Spec"]["Labels"][HASH_LABEL] == service_hash(files)
     assert live_drift(live, {"netid": "shop_backend"}) == []
     assert plan_services({"shop_web": files}, {"shop_web": live}, network_names={"netid": "shop_backend"})[
         "unchanged"] == ["shop_web"]

@@ -5,7 +5,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.stack_diff import 
     HASH_LABEL,
     last_applied,
     live_drift,
-    spec_hash,
+    service_hash,
     with_own_labels,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.variant_scaling import scaled_spec
@@ -21,7 +21,7 @@ def test_scaling_down_relabels_so_no_drift_is_seen():
     after = {"Spec": spec}
     assert live_drift(after) == []
     assert last_applied(after)["Mode"]["Replicated"]["Replicas"] == 0
-    assert spec["Labels"][HASH_LABEL] != spec_hash(FILES)  # a deploy at 3 replicas is a change again
+    assert spec["Labels"][HASH_LABEL] != service_hash(FILES)  # a deploy at 3 replicas is a change again
     assert service["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
 
 
