@@ -16,7 +16,7 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import (
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import (
     ComposeError,
     convert_stack,
     load_stack,

@@ -552,7 +552,7 @@ def inventory_check(text):
 
 def compose_problems(document):
     """What the collection itself would refuse in this Compose file, before touching a swarm."""
-    compose_pkg = importlib.import_module(PACKAGE + ".plugins.module_utils.compose")
+    compose_pkg = importlib.import_module(PACKAGE + ".plugins.module_utils.compose.api")
     stack_manager = importlib.import_module(PACKAGE + ".plugins.module_utils.stack_manager")
 
     def read_file(_path):

@@ -12,7 +12,7 @@ from conftest import ROOT, deploy, services
 from labenv import on_manager
 
 sys.path.insert(0, str(ROOT / ".build" / "collections"))  # make venv links the checkout there
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import newest_version  # noqa: E402
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import newest_version  # noqa: E402
 
 STACK = "versions"
 TEXT = "version: '%s'\nservices:\n  web:\n    image: ${REGISTRY}/conductor/demo-app:1.0.0\n"

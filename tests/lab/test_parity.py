@@ -73,7 +73,7 @@ def test_ports_secrets_and_configs_come_in_the_order_docker_stack_deploy_gives_t
     import sys
     import yaml
     sys.path.insert(0, str(ROOT / ".build" / "collections"))
-    from ansible_collections.conductor.swarm.plugins.module_utils.compose import convert_stack, load_stack
+    from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import convert_stack, load_stack
     text = ORDER_FILE % lab["registry"]["address_in_lab"]
     on_manager("rm -rf /tmp/order && mkdir -p /tmp/order && cd /tmp/order && echo t > token && echo k > key && "
                "echo c > conf && cat > stack.yml", stdin=text)

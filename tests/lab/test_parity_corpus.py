@@ -27,7 +27,7 @@ from conftest import ROOT, deploy
 from labenv import copy_to_manager, lab_hosts, on_host, on_manager, remove_stack
 
 sys.path.insert(0, str(ROOT / ".build" / "collections"))  # make venv links the checkout there
-from ansible_collections.conductor.swarm.plugins.module_utils import compose as compose_spec  # noqa: E402
+from ansible_collections.conductor.swarm.plugins.module_utils.compose import api as compose_spec  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests" / "parity"))
 import compare  # noqa: E402

@@ -15,7 +15,7 @@ from conftest import LOG_DIR, ROOT, deploy, services
 from labenv import on_manager
 
 sys.path.insert(0, str(ROOT / ".build" / "collections"))  # make venv links the checkout there
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import convert_stack, load_stack  # noqa: E402
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import convert_stack, load_stack  # noqa: E402
 from ansible_collections.conductor.swarm.plugins.module_utils.swarm_validation import swarm_refusals  # noqa: E402
 
 STACK = "refused"

@@ -4,7 +4,7 @@ Both are the merged, interpolated Compose file in long syntax. They are brought 
 representation first (normalize: sizes to bytes, durations to nanoseconds, file paths made
 absolute, fields Go leaves out when empty left out on both sides); then every difference is
 reported by key path. A difference is allowed only when a rule of ALLOWED (the deliberate
-differences listed in plugins/module_utils/compose/__init__.py's docstring) explains it; any other fails.
+differences listed in plugins/module_utils/compose/api.py's docstring) explains it; any other fails.
 
 Pure Python: used by tests/lab/test_parity_corpus.py (the CLI on the lab's manager as the oracle)
 and by tests/parity/run_local.py (the CLI on this machine).

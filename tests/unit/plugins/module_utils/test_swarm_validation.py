@@ -12,7 +12,7 @@ import textwrap
 import pytest
 import yaml
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import convert_stack, load_stack
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import convert_stack, load_stack
 from ansible_collections.conductor.swarm.plugins.module_utils.swarm_validation import constraint_refusal, swarm_refusals
 
 

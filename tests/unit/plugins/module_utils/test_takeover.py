@@ -3,7 +3,7 @@ import copy
 
 import yaml
 
-from ansible_collections.conductor.swarm.plugins.module_utils import compose
+from ansible_collections.conductor.swarm.plugins.module_utils.compose import api as compose
 from ansible_collections.conductor.swarm.plugins.module_utils import takeover
 from ansible_collections.conductor.swarm.plugins.module_utils.labels import HASH_LABEL
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import convert_stack, load_stack
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import convert_stack, load_stack
 from ansible_collections.conductor.swarm.plugins.module_utils import variants as v
 from ansible_collections.conductor.swarm.plugins.module_utils.variant_router import (
     ROUTER_LABEL, RouterError, is_router, router_name, router_spec)

@@ -13,7 +13,7 @@ import textwrap
 
 import yaml
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import NAMESPACE_LABEL, convert_stack, load_stack
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import NAMESPACE_LABEL, convert_stack, load_stack
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "compose")
 NS = NAMESPACE_LABEL

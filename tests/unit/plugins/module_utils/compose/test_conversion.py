@@ -12,7 +12,7 @@ import json
 import pytest
 import yaml
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import (
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import (
     CONTENT_HASH_LABEL,
     ComposeError,
     convert_stack,

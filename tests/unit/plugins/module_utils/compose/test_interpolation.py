@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import ComposeError, interpolate
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import ComposeError, interpolate
 from compose_cases import parse
 
 

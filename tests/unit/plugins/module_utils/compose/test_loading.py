@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import (
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import (
     ComposeError,
     IMAGE_LABEL,
     load_stack,

@@ -10,7 +10,7 @@ __metaclass__ = type
 import pytest
 import yaml
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import (
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import (
     ComposeError,
     MARKER_KEY,
     convert_stack,

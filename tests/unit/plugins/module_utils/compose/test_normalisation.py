@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import ComposeError
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import ComposeError
 from compose_cases import convert
 
 

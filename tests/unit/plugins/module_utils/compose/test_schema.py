@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.conductor.swarm.plugins.module_utils.compose import ComposeError, load_stack
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import ComposeError, load_stack
 from compose_cases import convert, parse, reader
 
 
