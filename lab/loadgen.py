@@ -25,6 +25,9 @@ import time
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Seconds a keep-alive connection may sit idle before the client closes it rather than reuse it:
+# half the edge proxy's `timeout http-keep-alive` (10 s), the way a client should be set behind it.
+IDLE_TIMEOUT = 5.0
 DEFAULT_MIX = {"get": 0.8, "slow": 0.1, "post": 0.1}
 DEFAULT_PATHS = {"get": "/", "slow": "/slow", "post": "/echo"}
 # Kinds that send the POST body; the others are GETs.
@@ -249,14 +252,20 @@ def format_summary(s):
 
 class Conn:
     """One persistent connection."""
-    __slots__ = ("reader", "writer", "serial")
+    __slots__ = ("reader", "writer", "serial", "idle_since")
 
     def __init__(self, reader, writer, serial):
         self.reader, self.writer, self.serial = reader, writer, serial
+        self.idle_since = None
 
-    def reusable(self):
+    def reusable(self, now=None, idle_timeout=None):
         # A server that closed an idle keep-alive connection has already sent FIN; do not send into it.
-        return not self.reader.at_eof() and not self.writer.is_closing()
+        if self.reader.at_eof() or self.writer.is_closing():
+            return False
+        # Near the server's keep-alive timeout its FIN may be on the way while the request is: the
+        # client gives the connection up first (as HTTP clients' idle timeouts do), so that race is
+        # never recorded as a failed request.
+        return idle_timeout is None or self.idle_since is None or now - self.idle_since < idle_timeout
 
     def close(self):
         try:
@@ -428,12 +437,13 @@ class LoadGenerator:
 
     def __init__(self, url, rate, duration=None, requests=None, mix=None, paths=None, body=None, post_bytes=256,
                  host_header=None, timeout=5.0, max_connections=512, allow_hosts=None, max_duration=600.0,
-                 max_requests=1_000_000):
+                 max_requests=1_000_000, idle_timeout=IDLE_TIMEOUT):
         self.host, self.port, self.base, netloc = check_target(url, allow_hosts)
         if not rate or rate <= 0:
             raise ValueError("rate must be > 0")
-        if timeout <= 0 or max_connections < 1 or max_duration <= 0 or max_requests < 1:
-            raise ValueError("timeout, max_connections, max_duration and max_requests must be positive")
+        if timeout <= 0 or max_connections < 1 or max_duration <= 0 or max_requests < 1 or idle_timeout <= 0:
+            raise ValueError("timeout, max_connections, max_duration, max_requests and idle_timeout must be positive")
+        self.idle_timeout = float(idle_timeout)
         self.url, self.rate, self.timeout, self.max_duration = url, float(rate), float(timeout), float(max_duration)
         self.duration = min(float(duration), max_duration) if duration is not None else float(max_duration)
         self.count = min(int(requests), max_requests) if requests is not None else int(max_requests)
@@ -561,7 +571,8 @@ class LoadGenerator:
             self._idle.popleft().close()
         config = {"url": self.url, "rate": self.rate, "duration": self.duration, "requests": self.count,
                   "mix": self.mix, "paths": self.paths, "timeout": self.timeout,
-                  "max_connections": self.max_connections, "host_header": self.host_header}
+                  "max_connections": self.max_connections, "host_header": self.host_header,
+                  "idle_timeout": self.idle_timeout}
         return Run(records, config=config, events=self._events, started_at=started_at,
                    elapsed=round(max((r.end for r in records), default=0.0), 6), stopped_by=stopped_by,
                    connections=self._opened)
@@ -575,9 +586,12 @@ class LoadGenerator:
                 await self._busy.acquire()
                 acquired = True
                 rec.start = round(time.monotonic() - t0, 6)
+                now = time.monotonic()
+                while self._idle and not self._idle[0].reusable(now, self.idle_timeout):
+                    self._idle.popleft().close()   # the longest idle: given up, not left open
                 while self._idle:
                     conn = self._idle.pop()   # the most recently used one is the likeliest to be alive
-                    if conn.reusable():
+                    if conn.reusable(now, self.idle_timeout):
                         break
                     conn.close()
                     conn = None
@@ -594,6 +608,7 @@ class LoadGenerator:
             rec.status, rec.bytes = status, len(body)
             rec.version = response_version(headers, body)
             if keep_alive:
+                conn.idle_since = time.monotonic()
                 self._idle.append(conn)
             else:
                 conn.close()
@@ -640,6 +655,9 @@ def main(argv=None):
     ap.add_argument("--host-header", help="Host header to send (default: the URL's host:port)")
     ap.add_argument("--timeout", type=float, default=5.0, help="per-request timeout in s (default 5)")
     ap.add_argument("--max-connections", type=int, default=512)
+    ap.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT,
+                    help="close a keep-alive connection idle this long instead of reusing it (default %s s; "
+                         "keep it below the server's keep-alive timeout)" % IDLE_TIMEOUT)
     ap.add_argument("--allow-host", action="append", default=[], help="allow this target host (repeatable)")
     ap.add_argument("--old-version", help="version before the deploy (for switch_ms)")
     ap.add_argument("--new-version", help="version after the deploy (for switch_ms)")
@@ -656,7 +674,7 @@ def main(argv=None):
     try:
         gen = LoadGenerator(args.url, args.rate, duration=duration, requests=args.requests, mix=args.mix,
                             paths=paths, post_bytes=args.post_bytes, host_header=args.host_header,
-                            timeout=args.timeout, max_connections=args.max_connections,
+                            timeout=args.timeout, max_connections=args.max_connections, idle_timeout=args.idle_timeout,
                             allow_hosts=args.allow_host or None)
     except ValueError as exc:
         print("loadgen: %s" % exc, file=sys.stderr)

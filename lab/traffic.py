@@ -47,7 +47,27 @@ def under_load(url, host, action, rate=300, min_requests=10000, old=None, new=No
     finally:
         gen.stop()
     run = gen.result(timeout=timeout + 30)
-    return Seen(run, run.summary(old=old, new=new), result, rollout_s)
+    seen = Seen(run, run.summary(old=old, new=new), result, rollout_s)
+    for line in failure_lines(run):
+        print(line)  # pytest shows it with a failing test: when, on which connection, after how long idle
+    return seen
+
+
+def failure_lines(run, limit=20):
+    """One line per failed request: its time from the marks, and its connection's history before it."""
+    marks = list(run.events)
+    lines = []
+    for rec in [r for r in run.records if not r.ok][:limit]:
+        before = [r for r in run.records if r.conn is not None and r.conn == rec.conn and r is not rec
+                  and r.end is not None and r.end <= rec.start]
+        idle = rec.start - max(r.end for r in before) if before else None
+        at = ", ".join("%+.3fs from %s" % (rec.start - t, label) for t, label in marks)
+        wall = time.strftime("%H:%M:%S", time.gmtime((run.started_at or 0) + rec.start))
+        lines.append("failed request at %.3fs (%s UTC; %s): %s %s, connection %s, %d earlier request(s) on it%s, "
+                     "%.1f ms" % (rec.start, wall, at or "no marks", rec.kind, rec.error or "status %s" % rec.status,
+                                  rec.conn, len(before), ", idle %.3fs before it" % idle if idle is not None else "",
+                                  ((rec.end or rec.start) - rec.start) * 1000.0))
+    return lines
 
 
 def table(rows, columns=("scenario", "requests", "failed", "conn_errors", "non_2xx", "p50_ms", "p99_ms", "rollout_s",

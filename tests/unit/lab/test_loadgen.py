@@ -43,6 +43,19 @@ def test_keep_alive_connections_are_reused():
     assert len({r.conn for r in run.records}) == server_connections
 
 
+def test_a_connection_idle_past_the_idle_timeout_is_given_up_not_reused():
+    # 5 requests 0.25 s apart: idle 0.25 s between them.
+    with AppServer() as srv:
+        kept = LoadGenerator(srv.url, 4, requests=5, mix={"get": 1}, idle_timeout=1.0).run()
+        given_up = LoadGenerator(srv.url, 4, requests=5, mix={"get": 1}, idle_timeout=0.1).run()
+    assert kept.summary()["ok"] == given_up.summary()["ok"] == 5
+    assert kept.connections == 1
+    assert given_up.connections == 5 and len({r.conn for r in given_up.records}) == 5
+    assert given_up.config["idle_timeout"] == 0.1
+    with pytest.raises(ValueError, match="idle_timeout"):
+        LoadGenerator("http://127.0.0.1:1", 1, idle_timeout=0)
+
+
 def test_server_closing_connections_is_recorded_and_reconnected():
     with ClosingServer(answers=3) as srv:
         run = LoadGenerator(srv.url, 50, requests=100, mix={"get": 1}).run()
