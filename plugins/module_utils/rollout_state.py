@@ -24,6 +24,11 @@ must also belong to the service's current ``JobStatus.JobIteration``.
 
 Other rules worth knowing:
 
+* A service whose version is above the one this run wrote, with a spec hash
+  label (``conductor.swarm.spec-hash``) that is not the one it wrote, was
+  changed by someone else: it fails as superseded, since converging on that
+  spec says nothing of this run's. Swarm's own rollback also bumps the
+  version; its update state says so, and it stays a rollback.
 * Failures count only for new tasks whose last state change is not before
   ``started_at`` (compared with the manager's task timestamps, so pass a
   manager time if you can, such as ``parse_timestamp(service["UpdatedAt"])``
@@ -57,7 +62,7 @@ import hashlib
 import json
 import re
 
-from ansible_collections.conductor.swarm.plugins.module_utils.labels import FAIL_MODE_LABEL, FAILURES_ALLOWED_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import FAIL_MODE_LABEL, FAILURES_ALLOWED_LABEL, HASH_LABEL
 
 
 class ServiceVerdict:
@@ -624,6 +629,25 @@ def _stale_version(service, target_version):
         target_version, reported)
 
 
+def _superseded(service, target_version, target_hash):
+    """Why the service's spec is no longer the one this run applied, or None.
+
+    Swarm bumps the version for its own bookkeeping (the update status) and for a rollback
+    to PreviousSpec, and this collection's label-only updates keep the hash label right:
+    only a newer version whose spec hash is not ours is someone else's spec.
+    """
+    reported = (service.get("Version") or {}).get("Index")
+    if target_hash is None or target_version is None or reported is None or reported <= target_version:
+        return None
+    if (service.get("UpdateStatus") or {}).get("State") in ROLLBACK_STATES:
+        return None  # Swarm's own rollback: the rolled-back rule tells it
+    label = _label(service, HASH_LABEL)
+    if label == target_hash:
+        return None
+    return ("superseded: the service's spec was changed by someone else (version %d, spec hash %s), so this run's "
+            "rollout cannot be judged" % (reported, (label or "none")[:12]))
+
+
 def _converged_reason(facts):
     progress = facts["progress"]
     if progress["completed"] is not None:
@@ -653,6 +677,8 @@ def _decide(facts, service, fail_mode, target_version, now, monitor_seconds, dea
     stale = _stale_version(service, target_version)
     if stale:
         return PENDING, stale
+    if facts["superseded"]:
+        return FAILED, facts["superseded"]
     update = service.get("UpdateStatus") or {}
     if update.get("State") in ROLLBACK_STATES:
         return ROLLED_BACK, _rollback_reason(service, update, facts["old"], facts["started_at"], facts["seen"])
@@ -678,7 +704,7 @@ def _decide(facts, service, fail_mode, target_version, now, monitor_seconds, dea
 # ------------------------------------------------------------ public API ---
 
 def assess_service(service, tasks, target_version, now, started_at, monitor_seconds, deadline,
-                   nodes=None, previous=None):
+                   nodes=None, previous=None, target_hash=None):
     """Where one service's rollout stands at ``now``.
 
     service, tasks, nodes: the API answers (see the module docstring).
@@ -687,6 +713,9 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     seconds since the epoch. monitor_seconds: how long the service must stay
     converged before it counts. previous: the result of the previous call for
     this service, which carries stability and what events have been told.
+    target_hash: the spec hash label this run wrote (None: not checked); a
+    newer version with another hash fails as superseded, flagged
+    ``"superseded"`` in the result, since that spec is not this run's to judge.
 
     Raises ValueError when the service's conductor.swarm labels are invalid.
     """
@@ -707,6 +736,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
         "progress": progress, "shortfall": shortfall, "failures": failures, "old": old,
         "failing_unit": _failing_unit(failures, mode, allowed, names), "started_at": started_at, "seen": seen,
         "stable_since": stable_since, "stable_for": 0 if stable_since is None else now - stable_since,
+        "superseded": _superseded(service, target_version, target_hash),
     }
     # Under "ignore", still say what fail-fast would have concluded.
     judged_as = FAIL_FAST if fail_mode == IGNORE else fail_mode
@@ -727,6 +757,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
         "stable_since": stable_since, "healthy_tasks": progress["healthy_tasks"],
         "not_ready_at": now if stable_since is None else (previous or {}).get("not_ready_at"),
         "task_states": task_states, "update_state": update.get("State"),
+        "superseded": bool(facts["superseded"]),
     }
 
 

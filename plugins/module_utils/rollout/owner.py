@@ -183,7 +183,9 @@ class Rollout(object):
         result["rollout"] = dict(summary(rollout), logs=logs)
         for line in lines:
             self.say("  " + line)
-        return self.roll_back(result, changed, why)
+        # Someone else's spec is theirs: rolling it back would undo their deploy, not ours.
+        superseded = sorted(a["name"] for a in rollout["assessments"] if a.get("superseded"))
+        return self.roll_back(result, changed, why, superseded=superseded)
 
     def undo_partial(self, result, partial):
         """The swarm refused part of the apply: what it had changed goes back, whatever `rollback` says, since
@@ -191,14 +193,18 @@ class Rollout(object):
         self.say("  %s; undoing what this deploy had changed" % result["msg"])
         return self.roll_back(result, partial["services"], result["msg"], always=True, objects=partial["objects"])
 
-    def roll_back(self, result, changed, why, always=False, objects=()):
+    def roll_back(self, result, changed, why, always=False, objects=(), superseded=()):
         """The changed services back on their previous specs, tracked until they are, then the networks, configs
-        and secrets the deploy made removed; the task's message says how it went, then why the deploy failed."""
+        and secrets the deploy made removed; the task's message says how it went, then why the deploy failed.
+        superseded: services someone else changed since, left as they are."""
         if not (self.tracking["rollback"] or always):
             result["msg"] = "deploy of stack %s failed; rollback is off, so the stack is left as it is. %s" % (
                 self.stack, why)
             return result
         self.say("  rolling back stack %s to the previous version" % self.stack)
+        for name in superseded:
+            self.say("  %s: left as it is: someone else changed its spec since this deploy" % name)
+        changed = dict((n, s) for n, s in changed.items() if n not in superseded)
         undo = self.cluster.roll_back(
             services=sorted(n for n, s in changed.items() if s["action"] == "update"),
             expected_hashes=dict((n, s["spec_hash"]) for n, s in changed.items()),
@@ -209,7 +215,8 @@ class Rollout(object):
                 self.stack, undo.get("msg"), why)
             return result
         back = dict((n, {"version": v}) for n, v in undo["rolled_back"].items())
-        not_back = []
+        not_back = ["%s (superseded: someone else changed its spec since this deploy, so it is left to them)" % name
+                    for name in superseded]
         for name, reason in undo["skipped"].items():
             if reason == "already rolled back by Swarm":
                 back[name] = {"version": 0}

@@ -57,7 +57,8 @@ class Tracker(object):
     def track(self, targets, rolling_back=False, started_at=None, first=None):
         """Poll until every target service converged, one failed, or the deadline passed.
 
-        targets: {name: {"version": spec version to reach}}. first: a poll's answer already
+        targets: {name: {"version": spec version to reach, "spec_hash": the hash label this run wrote (optional:
+        a newer version with another hash is superseded)}}. first: a poll's answer already
         in hand (the apply's own look at the swarm), used instead of the first poll.
         """
         tracking = self.tracking
@@ -84,7 +85,8 @@ class Tracker(object):
                 started = started_at or parse_timestamp(service.get("UpdatedAt")) or manager_start
                 assessment = assess_service(
                     service, tasks_by_service.get(service["ID"], []), targets[name]["version"], now, started,
-                    tracking["monitor"], deadline, nodes=raw["nodes"], previous=previous.get(name))
+                    tracking["monitor"], deadline, nodes=raw["nodes"], previous=previous.get(name),
+                    target_hash=None if rolling_back else targets[name].get("spec_hash"))
                 if rolling_back:
                     assessment = assess_rollback(assessment, deadline, now)
                 previous[name] = assessment

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import HASH_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import Cluster, ClusterError
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
 from ansible_collections.conductor.swarm.plugins.module_utils import rollout_state as rs
@@ -19,6 +20,13 @@ TRACKING = {"wait": True, "deadline": 600, "service_deadline": 300, "monitor": 0
 def recording(name):
     with open(os.path.join(RECORDED, name + ".json")) as f:
         return json.load(f)
+
+
+def applied_hashes(rec):
+    """The spec hash label each service had at the first recorded poll, unless Swarm was already rolling it back."""
+    first = rec["polls"][0]["services"]
+    return dict((s["Spec"]["Name"], s["Spec"]["Labels"].get(HASH_LABEL)) for s in first
+                if not ((s.get("UpdateStatus") or {}).get("State") or "").startswith("rollback"))
 
 
 class RecordedCluster(Cluster):
@@ -41,14 +49,17 @@ class RecordedCluster(Cluster):
 
     def apply(self, **overrides):
         self.calls.append(("apply", overrides))
-        services = dict((name, {"action": "update", "version": version, "spec_hash": "h-" + name, "id": "x"})
-                        for name, version in self.rec["target_versions"].items())
+        hashes = applied_hashes(self.rec)
+        services = dict((name, {"action": "update", "version": version, "spec_hash": hashes.get(name, "h-" + name),
+                                "id": "x"}) for name, version in self.rec["target_versions"].items())
         return {"changed": True, "services": services, "started_at": self.rec["started_at"],
                 "removed": {"services": [], "configs": [], "secrets": []}}
 
     def poll(self, services, logs_for=(), until_changed=None, max_wait=0):
         self.calls.append(("poll", sorted(services), list(logs_for)))
         polls = len([c for c in self.calls if c[0] == "poll"])
+        # A tracker that never reaches a verdict on a recording would loop on its last poll for ever.
+        assert polls < 500, "still polling after 500 polls: the tracker found no verdict"
         if self.fail_poll_at is not None and polls >= self.fail_poll_at:
             raise ClusterError("cannot reach the Docker Engine at unix:///var/run/docker.sock")
         if logs_for:
@@ -107,7 +118,7 @@ def test_a_rolled_back_service_rolls_the_stack_back_with_logs_and_reason():
     assert result["failed"] is True
     assert result["rollout"]["verdict"] == rs.ROLLED_BACK
     rollback = [c for c in cluster.calls if c[0] == "roll_back"]
-    assert rollback == [("roll_back", ["demo_web"], {"demo_web": "h-demo_web"}, [], [])]
+    assert rollback == [("roll_back", ["demo_web"], {"demo_web": applied_hashes(rec)["demo_web"]}, [], [])]
     assert result["rollback"]["rollout"]["verdict"] == rs.CONVERGED
     assert result["msg"].startswith("deploy of stack demo failed and was rolled back: the stack is back on the "
                                     "previous version (demo_web).")
@@ -165,6 +176,49 @@ def test_an_object_still_in_use_after_the_undo_is_named_in_the_failure():
     result, _said = run(RefusedCluster(rec, kept=kept, rollback_polls=rec["polls"][-1:]))
     assert result["msg"] == ("deploy of stack demo failed; rolled back demo_web, but could not roll back network "
                              "demo_backend (network demo_backend has active endpoints). " + RefusedCluster.REFUSAL)
+
+
+def superseded_recording():
+    """update-converged, but by its second poll another deploy of the stack had changed demo_web's spec."""
+    rec = copy.deepcopy(recording("update-converged"))
+    theirs = rec["polls"][1]["services"][0]
+    theirs["Version"]["Index"] = rec["target_versions"]["demo_web"] + 2
+    theirs["Spec"]["Labels"][HASH_LABEL] = "0f" * 32
+    return rec
+
+
+def test_a_service_someone_else_changed_fails_as_superseded_and_is_not_rolled_back():
+    cluster = RecordedCluster(superseded_recording())
+    result, said = run(cluster, monitor=3600)  # still inside its window at the first poll
+    assert result["failed"] is True
+    assert result["rollout"]["verdict"] == rs.FAILED
+    assert result["rollout"]["reason"] == (
+        "demo_web failed: superseded: the service's spec was changed by someone else (version 577, spec hash "
+        "0f0f0f0f0f0f), so this run's rollout cannot be judged")
+    # Their spec stays: nothing is rolled back or removed, and no rollback is tracked.
+    assert [c for c in cluster.calls if c[0] == "roll_back"] == [("roll_back", [], {}, [], [])]
+    assert "rollout" not in result["rollback"]
+    assert result["msg"].startswith(
+        "deploy of stack demo failed; rolled back nothing, but could not roll back demo_web (superseded: someone "
+        "else changed its spec since this deploy, so it is left to them). demo_web failed: superseded:")
+    assert "  demo_web: left as it is: someone else changed its spec since this deploy" in said
+
+
+def test_a_superseded_service_is_left_alone_even_when_the_others_roll_back():
+    rec = recording("unhealthy-rolled-back")  # its last poll: demo_web back on the previous spec
+    cluster = RecordedCluster(rec, rollback_polls=rec["polls"][-1:])
+    said = []
+    rollout = Rollout(cluster, "demo", dict(TRACKING, monitor=5), said.append, FakeClock(1000.0))
+    changed = {"demo_api": {"action": "update", "spec_hash": "h-demo_api"},
+               "demo_web": {"action": "update", "spec_hash": "h-demo_web"}}
+    tracked = {"verdict": rs.FAILED, "reason": "r", "services": {}, "seconds": 1.0, "assessments": [
+        {"name": "demo_api", "verdict": rs.FAILED, "reason": "superseded: ...", "failures": [], "superseded": True},
+        {"name": "demo_web", "verdict": rs.ROLLED_BACK, "reason": "Swarm rolled back", "failures": []}]}
+    result = rollout.fail_and_roll_back({}, changed, tracked)
+    assert [c for c in cluster.calls if c[0] == "roll_back"] == [
+        ("roll_back", ["demo_web"], {"demo_web": "h-demo_web"}, [], [])]
+    assert result["rollback"]["rollout"]["verdict"] == rs.CONVERGED
+    assert "rolled back demo_web, but could not roll back demo_api (superseded:" in result["msg"]
 
 
 def test_with_rollback_off_the_stack_is_left_as_it_is():
