@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import ClusterError
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.serving_gap import serving_gap
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
     CONVERGED,
@@ -29,6 +30,11 @@ CLOCK_GUARD_SECONDS = 30
 # The longest a poll waits on the manager for a change: verdicts that time alone can
 # change (a task unschedulable for too long, a window ending) are re-checked at least this often.
 LONGEST_WAIT_SECONDS = 5
+# How long (controller clock) polls that fail are retried before tracking gives up: a manager
+# that restarts its engine, or a connection that drops, is back within seconds.
+POLL_RETRY_SECONDS = 30
+# The pause between two tries of a failed poll.
+POLL_RETRY_PAUSE_SECONDS = 2
 
 
 def next_wait(assessments, now, deadline, monitor):
@@ -68,7 +74,7 @@ class Tracker(object):
         assessments = []
         mark, wait = None, 0
         while True:
-            info, first = first or self.cluster.poll(targets, until_changed=mark, max_wait=wait), None
+            info, first = first or self.poll(targets, mark, wait), None
             mark = info.get("fingerprint")
             now = info["now"]
             manager_start = manager_start or now
@@ -109,6 +115,25 @@ class Tracker(object):
                 self.clock.sleep(tracking["poll_interval"])
             else:
                 wait = next_wait(assessments, now, deadline, tracking["monitor"])
+
+    def poll(self, targets, mark, wait):
+        """One poll; one that fails is tried again for up to POLL_RETRY_SECONDS, then raises ClusterError."""
+        lost = None
+        while True:
+            try:
+                info = self.cluster.poll(targets, until_changed=mark, max_wait=wait)
+            except ClusterError as exc:
+                if lost is None:
+                    lost = self.clock.time()
+                    self.say("  lost contact with the manager (%s); retrying for up to %ds" % (exc, POLL_RETRY_SECONDS))
+                tried = self.clock.time() - lost
+                if tried >= POLL_RETRY_SECONDS:
+                    raise ClusterError("%s (no answer for %ds)" % (exc, round(tried)))
+                self.clock.sleep(min(POLL_RETRY_PAUSE_SECONDS, POLL_RETRY_SECONDS - tried))
+                continue
+            if lost is not None:
+                self.say("  the manager answers again after %.0fs" % (self.clock.time() - lost))
+            return info
 
     def gaps(self, raw, tasks_by_service, targets, started_at):
         """Per service that had no task running for a while during the rollout: how long; and say so."""

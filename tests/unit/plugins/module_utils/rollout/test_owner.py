@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.conductor.swarm.plugins.module_utils.labels import HASH_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import Cluster, ClusterError
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout import tracker
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
 from ansible_collections.conductor.swarm.plugins.module_utils import rollout_state as rs
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import STRATEGIES
@@ -32,12 +33,13 @@ def applied_hashes(rec):
 class RecordedCluster(Cluster):
     """Answers polls from a recording, one poll per call, the last one again after that."""
 
-    def __init__(self, rec, rollback_polls=None, fail_poll_at=None, cleanup_fails=False):
+    def __init__(self, rec, rollback_polls=None, fail_poll_at=None, cleanup_fails=False, fails=0):
         self.rec = rec
         self.polls = [self.answer(p) for p in rec["polls"]]
         self.rollback_polls = [self.answer(p) for p in (rollback_polls or [])]
         self.calls = []
         self.fail_poll_at = fail_poll_at
+        self.fails = fails  # from poll fail_poll_at on, this many polls fail (0: all of them)
         self.cleanup_fails = cleanup_fails
         self.rolled_back = False
 
@@ -57,10 +59,12 @@ class RecordedCluster(Cluster):
 
     def poll(self, services, logs_for=(), until_changed=None, max_wait=0):
         self.calls.append(("poll", sorted(services), list(logs_for)))
-        polls = len([c for c in self.calls if c[0] == "poll"])
+        polls = len([c for c in self.calls if c[0] in ("poll", "lost")])
         # A tracker that never reaches a verdict on a recording would loop on its last poll for ever.
         assert polls < 500, "still polling after 500 polls: the tracker found no verdict"
-        if self.fail_poll_at is not None and polls >= self.fail_poll_at:
+        if self.fail_poll_at is not None and polls >= self.fail_poll_at and (
+                not self.fails or polls < self.fail_poll_at + self.fails):
+            self.calls[-1] = ("lost",) + self.calls[-1][1:]  # not an answer: the recording does not move on
             raise ClusterError("cannot reach the Docker Engine at unix:///var/run/docker.sock")
         if logs_for:
             return dict(self.polls[-1], logs=dict((t, ["line one", "FATAL: boom"]) for t in logs_for))
@@ -230,11 +234,29 @@ def test_with_rollback_off_the_stack_is_left_as_it_is():
     assert not [c for c in cluster.calls if c[0] == "roll_back"]
 
 
-def test_losing_the_manager_while_tracking_fails_with_the_reason():
+def test_losing_the_manager_while_tracking_fails_with_the_reason_once_the_retries_are_spent():
     cluster = RecordedCluster(recording("update-converged"), fail_poll_at=1)
-    result, _said = run(cluster)
+    result, said = run(cluster)
     assert result["failed"] is True
-    assert result["msg"] == "lost track of the rollout: cannot reach the Docker Engine at unix:///var/run/docker.sock"
+    assert result["msg"] == ("lost track of the rollout: cannot reach the Docker Engine at "
+                             "unix:///var/run/docker.sock (no answer for %ds)" % tracker.POLL_RETRY_SECONDS)
+    tries = len([c for c in cluster.calls if c[0] == "lost"])
+    assert tries == tracker.POLL_RETRY_SECONDS // tracker.POLL_RETRY_PAUSE_SECONDS + 1
+    assert [line for line in said if "lost contact" in line] == [
+        "  lost contact with the manager (cannot reach the Docker Engine at unix:///var/run/docker.sock); "
+        "retrying for up to %ds" % tracker.POLL_RETRY_SECONDS]
+    assert not [c for c in cluster.calls if c[0] == "roll_back"]
+
+
+def test_a_poll_lost_for_a_few_seconds_is_retried_and_tracking_goes_on():
+    # The second poll fails three times (an engine restarting), then the manager answers again.
+    rec = recording("unhealthy-rolled-back")
+    cluster = RecordedCluster(rec, rollback_polls=rec["polls"][-1:], fail_poll_at=2, fails=3)
+    result, said = run(cluster, monitor=5)
+    assert result["rollout"]["verdict"] == rs.ROLLED_BACK  # what the second recorded poll says
+    assert len([c for c in cluster.calls if c[0] == "lost"]) == 3
+    assert len([line for line in said if "lost contact with the manager" in line]) == 1
+    assert said.count("  the manager answers again after %ds" % (3 * tracker.POLL_RETRY_PAUSE_SECONDS)) == 1
 
 
 @pytest.mark.parametrize("check_mode, tracking", [(True, {}), (False, {"wait": False})])
