@@ -22,11 +22,15 @@ from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registr
 
 # Task failures whose logs are shown, per failing service: the last ones.
 FAILURES_SHOWN = 2
+# `deadline` bounds the whole run, rollback included; a rollback that starts with less than this
+# left still gets this long (service_deadline permitting), so it is never cut off at once.
+ROLLBACK_MINIMUM_SECONDS = 60
 
 
 def summary(rollout):
-    """A tracked rollout as the task returns it: without the per-service assessments of its last poll."""
-    return dict((k, v) for k, v in rollout.items() if k != "assessments")
+    """A tracked rollout as the task returns it: without the per-service assessments of its last poll,
+    nor the run's end it was tracked against."""
+    return dict((k, v) for k, v in rollout.items() if k not in ("assessments", "until"))
 
 
 class Rollout(object):
@@ -41,6 +45,8 @@ class Rollout(object):
         self.say = say
         self.check_mode = check_mode
         self.tracker = Tracker(cluster, stack, tracking, say, clock)
+        # The manager time the whole run must end by: the apply's start (or first look) plus `deadline`.
+        self.until = None
 
     def run(self):
         self.say("  stack %s: %s" % (self.stack, "checking the files against the swarm" if self.check_mode
@@ -60,12 +66,16 @@ class Rollout(object):
         switches = [p for p in (result.get("variants") or {}).values() if not p["unchanged"]]
         if not changed and not switches:
             return result
+        start = result.get("started_at") or (first or {}).get("now")
+        self.until = None if start is None else start + self.tracking["deadline"]
         if changed:
             try:
-                rollout = self.tracker.track(changed, started_at=result.get("started_at"), first=first)
+                rollout = self.tracker.track(changed, started_at=result.get("started_at"), first=first,
+                                             until=self.until)
             except ClusterError as exc:
                 result.update(failed=True, msg="lost track of the rollout: %s" % exc)
                 return result
+            self.until = rollout["until"]
             if rollout["verdict"] != CONVERGED:
                 return self.fail_and_roll_back(result, changed, rollout)
             result["rollout"] = summary(rollout)
@@ -224,7 +234,8 @@ class Rollout(object):
                 not_back.append("%s (%s)" % (name, reason))
         if back:
             try:
-                tracked = self.tracker.track(back, rolling_back=True)
+                tracked = self.tracker.track(back, rolling_back=True, until=self.until,
+                                             at_least=ROLLBACK_MINIMUM_SECONDS)
             except ClusterError as exc:
                 tracked = {"verdict": FAILED, "reason": "lost track of the rollback: %s" % exc}
             result["rollback"]["rollout"] = summary(tracked)

@@ -45,9 +45,9 @@ def next_wait(assessments, now, deadline, monitor):
     return max(0.0, min(moments) - now)
 
 
-def outcome(verdict, reason, verdicts, seconds, assessments, gaps=None):
+def outcome(verdict, reason, verdicts, seconds, assessments, gaps=None, until=None):
     return {"verdict": verdict, "reason": reason, "services": verdicts, "seconds": round(seconds, 1),
-            "assessments": assessments, "gaps": gaps or {}}
+            "assessments": assessments, "gaps": gaps or {}, "until": until}
 
 
 class Tracker(object):
@@ -60,8 +60,12 @@ class Tracker(object):
         self.say = say
         self.clock = clock
 
-    def track(self, targets, rolling_back=False, started_at=None, first=None):
+    def track(self, targets, rolling_back=False, started_at=None, first=None, until=None, at_least=0):
         """Poll until every target service converged, one failed, or the deadline passed.
+
+        Each service has until the first poll's manager time plus service_deadline, and no later than
+        `until` (manager time: the whole run's end; without it, the first poll's time plus deadline),
+        but at least `at_least` seconds from the first poll. The outcome's "until" is the run's end used.
 
         targets: {name: {"version": spec version to reach, "spec_hash": the hash label this run wrote (optional:
         a newer version with another hash is superseded)}}. first: a poll's answer already
@@ -82,7 +86,9 @@ class Tracker(object):
             tasks_by_service = {}
             for task in raw["tasks"]:
                 tasks_by_service.setdefault(task["ServiceID"], []).append(task)
-            deadline = manager_start + min(tracking["deadline"], tracking["service_deadline"])
+            if until is None:
+                until = manager_start + tracking["deadline"]
+            deadline = min(manager_start + tracking["service_deadline"], max(until, manager_start + at_least))
             assessments = []
             for service in raw["services"]:
                 name = service["Spec"]["Name"]
@@ -108,9 +114,9 @@ class Tracker(object):
                 prefix = "rollback of " if rolling_back else ""
                 self.say("  %sstack %s: %s after %.1fs" % (prefix, self.stack, stack["verdict"], elapsed))
                 gaps = self.gaps(raw, tasks_by_service, targets, started_at) if stack["verdict"] == CONVERGED else {}
-                return outcome(stack["verdict"], stack["reason"], verdicts, elapsed, assessments, gaps)
-            if now - manager_start > tracking["deadline"] + tracking["monitor"] + CLOCK_GUARD_SECONDS:
-                return outcome(FAILED, "no verdict within the deadline", verdicts, elapsed, assessments)
+                return outcome(stack["verdict"], stack["reason"], verdicts, elapsed, assessments, gaps, until)
+            if now > deadline + tracking["monitor"] + CLOCK_GUARD_SECONDS:
+                return outcome(FAILED, "no verdict within the deadline", verdicts, elapsed, assessments, until=until)
             if mark is None:  # this cluster cannot wait for a change: look again after a while
                 self.clock.sleep(tracking["poll_interval"])
             else:

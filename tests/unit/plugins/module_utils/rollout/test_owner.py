@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.conductor.swarm.plugins.module_utils.labels import HASH_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import Cluster, ClusterError
-from ansible_collections.conductor.swarm.plugins.module_utils.rollout import tracker
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout import owner, tracker
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
 from ansible_collections.conductor.swarm.plugins.module_utils import rollout_state as rs
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import STRATEGIES
@@ -257,6 +257,54 @@ def test_a_poll_lost_for_a_few_seconds_is_retried_and_tracking_goes_on():
     assert len([c for c in cluster.calls if c[0] == "lost"]) == 3
     assert len([line for line in said if "lost contact with the manager" in line]) == 1
     assert said.count("  the manager answers again after %ds" % (3 * tracker.POLL_RETRY_PAUSE_SECONDS)) == 1
+
+
+class MovingCluster(RecordedCluster):
+    """The first recorded poll of update-converged, again and again, its manager clock the test's clock."""
+
+    def __init__(self, clock):
+        rec = recording("update-converged")
+        RecordedCluster.__init__(self, dict(rec, polls=rec["polls"][:1]))
+        self.clock = clock
+
+    def poll(self, services, logs_for=(), until_changed=None, max_wait=0):
+        return dict(RecordedCluster.poll(self, services, logs_for, until_changed, max_wait), now=self.clock.time())
+
+
+def run_moving(**tracking):
+    """A rollout that never converges (its monitor window outlasts every deadline), then a rollback that never
+    completes; the clock starts at the recorded poll's manager time, 17.5 s after the apply's started_at."""
+    rec = recording("update-converged")
+    clock = FakeClock(rec["polls"][0]["now"])
+    cluster = MovingCluster(clock)
+    result = Rollout(cluster, "demo", dict(TRACKING, monitor=3600, **tracking), [].append, clock).run()
+    return rec, result
+
+
+def test_the_deadline_bounds_the_whole_run_and_a_late_rollback_gets_its_minimum():
+    rec, result = run_moving(deadline=100, service_deadline=300)
+    # The run ends at started_at + 100, 82.5 s after the first look: the rollout fails at the look after.
+    assert result["rollout"]["seconds"] == 83.0
+    assert "not converged within the deadline" in result["rollout"]["reason"]
+    # No time is left for the rollback: it still gets the minimum, not a fresh 100 s.
+    rollback = result["rollback"]["rollout"]
+    assert rollback["seconds"] == owner.ROLLBACK_MINIMUM_SECONDS
+    assert "rollback did not complete in time" in rollback["reason"]
+    assert "until" not in rollback and "until" not in result["rollout"]
+
+
+def test_a_rollback_gets_what_is_left_of_the_deadline():
+    _rec, result = run_moving(deadline=200, service_deadline=100)
+    # service_deadline caps the rollout (100 s from the first look); the rollback has what is left of
+    # started_at + 200: 182.5 - 100, so it fails at the look 83 s in, not 100 s.
+    assert result["rollout"]["seconds"] == 100.0
+    assert result["rollback"]["rollout"]["seconds"] == 83.0
+
+
+def test_service_deadline_caps_the_rollback_too():
+    _rec, result = run_moving(deadline=600, service_deadline=40)
+    assert result["rollout"]["seconds"] == 40.0
+    assert result["rollback"]["rollout"]["seconds"] == 40.0
 
 
 @pytest.mark.parametrize("check_mode, tracking", [(True, {}), (False, {"wait": False})])
