@@ -39,7 +39,9 @@ Other rules worth knowing:
   "unhealthy" container never counts as healthy, even when its healthcheck
   comes from the image rather than the service.
 * Tasks on nodes the node list shows as not ready are neither counted nor
-  waited for. A global service's desired count is the number of ready, active
+  waited for, and their events say so (``task 3 on worker-2: running on a
+  node that is down (not counted)``): their state is only what the node last
+  reported. A global service's desired count is the number of ready, active
   nodes that satisfy its placement constraints.
 * A task that cannot be scheduled ("no suitable node") for more than
   UNSCHEDULABLE_GRACE_SECONDS fails its replica at once: Swarm does not retry
@@ -531,7 +533,12 @@ def _task_label(task, mode, names):
     return "task %s on %s" % (slot, node) if node else "task %s" % slot
 
 
-def _task_states(tasks, failures, mode, names, started_at):
+def _down_nodes(nodes):
+    """IDs of the nodes the node list shows as not ready: their tasks' states are what the node last reported."""
+    return set(node.get("ID") for node in nodes or () if not _node_ready(node))
+
+
+def _task_states(tasks, failures, mode, names, started_at, down=()):
     """A snapshot of this rollout's tasks, to tell what changed at the next poll."""
     reasons = dict((failure["task_id"], failure["reason"]) for failure in failures)
     snapshot = {}
@@ -544,6 +551,7 @@ def _task_states(tasks, failures, mode, names, started_at):
             "label": _task_label(task, mode, names), "state": _state(task),
             "health": task.get("Health"), "err": _status(task).get("Err"),
             "reason": reasons.get(task.get("ID")),
+            "node_down": bool(task.get("NodeID")) and task.get("NodeID") in down,
         }
     return snapshot
 
@@ -551,6 +559,9 @@ def _task_states(tasks, failures, mode, names, started_at):
 def _describe(entry):
     if entry["reason"] and entry["state"] != "running":
         return "%s %s: %s" % (entry["label"], entry["state"], entry["reason"])
+    if entry.get("node_down") and entry["state"] not in TERMINAL_STATES:
+        # What a node that stopped answering last reported: neither healthy nor counted.
+        return "%s: %s on a node that is down (not counted)" % (entry["label"], entry["state"])
     detail = entry["health"] if entry["state"] == "running" else entry["err"]
     return "%s: %s%s" % (entry["label"], entry["state"], " (%s)" % detail if detail else "")
 
@@ -747,7 +758,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     if verdict == ROLLED_BACK:
         # The failures behind Swarm's rollback, so their logs can be shown.
         failures = failures + _rollback_failures(service, old, started_at, seen)
-    task_states = _task_states(new, failures, mode, names, started_at)
+    task_states = _task_states(new, failures, mode, names, started_at, _down_nodes(nodes))
     return {
         "name": service_name(service), "verdict": verdict, "reason": reason,
         "mode": mode, "fail_mode": fail_mode,

@@ -482,6 +482,19 @@ def test_failure_events_name_the_task_and_the_reason():
     assert second["events"] == ["task 1 on manager-1 failed: exit code 1", "task 1 on manager-1: pending"]
 
 
+def test_a_task_on_a_node_that_is_down_is_not_told_as_healthy():
+    healthy = converged_web(at=55)
+    down = assess("web_update_completed.service.json", "web_update_healthy.tasks.json", 56,
+                  nodes="nodes_worker2_down.json", previous=healthy)
+    # worker-2 stopped answering: its task's last report is no news of health, and it is not counted.
+    assert down["events"] == ["task 3 on worker-2: running on a node that is down (not counted)"]
+    assert (down["running"], down["healthy"]) == (2, 2)
+    first = assess("web_update_completed.service.json", "web_update_healthy.tasks.json", 55,
+                   nodes="nodes_worker2_down.json")
+    assert "task 3 on worker-2: running (healthy)" not in first["events"]
+    assert "task 1 on manager-1: running (healthy)" in first["events"]
+
+
 def test_an_assessment_survives_a_json_round_trip_as_previous():
     first = json.loads(json.dumps(converged_web(at=55)))
     second = converged_web(at=65, previous=first)
