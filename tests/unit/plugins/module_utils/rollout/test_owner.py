@@ -278,11 +278,11 @@ def run_moving(**tracking):
     clock = FakeClock(rec["polls"][0]["now"])
     cluster = MovingCluster(clock)
     result = Rollout(cluster, "demo", dict(TRACKING, monitor=3600, **tracking), [].append, clock).run()
-    return rec, result
+    return result
 
 
 def test_the_deadline_bounds_the_whole_run_and_a_late_rollback_gets_its_minimum():
-    rec, result = run_moving(deadline=100, service_deadline=300)
+    result = run_moving(deadline=100, service_deadline=300)
     # The run ends at started_at + 100, 82.5 s after the first look: the rollout fails at the look after.
     assert result["rollout"]["seconds"] == 83.0
     assert "not converged within the deadline" in result["rollout"]["reason"]
@@ -294,7 +294,7 @@ def test_the_deadline_bounds_the_whole_run_and_a_late_rollback_gets_its_minimum(
 
 
 def test_a_rollback_gets_what_is_left_of_the_deadline():
-    _rec, result = run_moving(deadline=200, service_deadline=100)
+    result = run_moving(deadline=200, service_deadline=100)
     # service_deadline caps the rollout (100 s from the first look); the rollback has what is left of
     # started_at + 200: 182.5 - 100, so it fails at the look 83 s in, not 100 s.
     assert result["rollout"]["seconds"] == 100.0
@@ -302,7 +302,7 @@ def test_a_rollback_gets_what_is_left_of_the_deadline():
 
 
 def test_service_deadline_caps_the_rollback_too():
-    _rec, result = run_moving(deadline=600, service_deadline=40)
+    result = run_moving(deadline=600, service_deadline=40)
     assert result["rollout"]["seconds"] == 40.0
     assert result["rollback"]["rollout"]["seconds"] == 40.0
 
