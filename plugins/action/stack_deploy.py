@@ -15,7 +15,7 @@ import time
 
 import yaml
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -66,9 +66,13 @@ class ModuleCluster(Cluster):
         return self.action._execute_module(module, module_args=args, task_vars=self.action.task_vars)
 
     def run_or_raise(self, module, args):
-        """A module the rollout cannot go on without: its failure is a ClusterError."""
-        result = self.run(module, args)
-        if result.get("failed"):
+        """A module the rollout cannot go on without: its failure, or a manager out of reach, is a ClusterError
+        (which the tracker retries for a while)."""
+        try:
+            result = self.run(module, args)
+        except AnsibleConnectionFailure as exc:
+            raise ClusterError("cannot reach the manager: %s" % exc)
+        if result.get("failed") or result.get("unreachable"):
             raise ClusterError(result.get("msg"))
         return result
 

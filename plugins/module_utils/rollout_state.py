@@ -24,6 +24,11 @@ must also belong to the service's current ``JobStatus.JobIteration``.
 
 Other rules worth knowing:
 
+* A service whose version is above the one this run wrote, with a spec hash
+  label (``conductor.swarm.spec-hash``) that is not the one it wrote, was
+  changed by someone else: it fails as superseded, since converging on that
+  spec says nothing of this run's. Swarm's own rollback also bumps the
+  version; its update state says so, and it stays a rollback.
 * Failures count only for new tasks whose last state change is not before
   ``started_at`` (compared with the manager's task timestamps, so pass a
   manager time if you can, such as ``parse_timestamp(service["UpdatedAt"])``
@@ -34,7 +39,9 @@ Other rules worth knowing:
   "unhealthy" container never counts as healthy, even when its healthcheck
   comes from the image rather than the service.
 * Tasks on nodes the node list shows as not ready are neither counted nor
-  waited for. A global service's desired count is the number of ready, active
+  waited for, and their events say so (``task 3 on worker-2: running on a
+  node that is down (not counted)``): their state is only what the node last
+  reported. A global service's desired count is the number of ready, active
   nodes that satisfy its placement constraints.
 * A task that cannot be scheduled ("no suitable node") for more than
   UNSCHEDULABLE_GRACE_SECONDS fails its replica at once: Swarm does not retry
@@ -57,7 +64,7 @@ import hashlib
 import json
 import re
 
-from ansible_collections.conductor.swarm.plugins.module_utils.labels import FAIL_MODE_LABEL, FAILURES_ALLOWED_LABEL
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import FAIL_MODE_LABEL, FAILURES_ALLOWED_LABEL, HASH_LABEL
 
 
 class ServiceVerdict:
@@ -526,7 +533,12 @@ def _task_label(task, mode, names):
     return "task %s on %s" % (slot, node) if node else "task %s" % slot
 
 
-def _task_states(tasks, failures, mode, names, started_at):
+def _down_nodes(nodes):
+    """IDs of the nodes the node list shows as not ready: their tasks' states are what the node last reported."""
+    return set(node.get("ID") for node in nodes or () if not _node_ready(node))
+
+
+def _task_states(tasks, failures, mode, names, started_at, down=()):
     """A snapshot of this rollout's tasks, to tell what changed at the next poll."""
     reasons = dict((failure["task_id"], failure["reason"]) for failure in failures)
     snapshot = {}
@@ -539,6 +551,7 @@ def _task_states(tasks, failures, mode, names, started_at):
             "label": _task_label(task, mode, names), "state": _state(task),
             "health": task.get("Health"), "err": _status(task).get("Err"),
             "reason": reasons.get(task.get("ID")),
+            "node_down": bool(task.get("NodeID")) and task.get("NodeID") in down,
         }
     return snapshot
 
@@ -546,6 +559,9 @@ def _task_states(tasks, failures, mode, names, started_at):
 def _describe(entry):
     if entry["reason"] and entry["state"] != "running":
         return "%s %s: %s" % (entry["label"], entry["state"], entry["reason"])
+    if entry.get("node_down") and entry["state"] not in TERMINAL_STATES:
+        # What a node that stopped answering last reported: neither healthy nor counted.
+        return "%s: %s on a node that is down (not counted)" % (entry["label"], entry["state"])
     detail = entry["health"] if entry["state"] == "running" else entry["err"]
     return "%s: %s%s" % (entry["label"], entry["state"], " (%s)" % detail if detail else "")
 
@@ -624,6 +640,25 @@ def _stale_version(service, target_version):
         target_version, reported)
 
 
+def _superseded(service, target_version, target_hash):
+    """Why the service's spec is no longer the one this run applied, or None.
+
+    Swarm bumps the version for its own bookkeeping (the update status) and for a rollback
+    to PreviousSpec, and this collection's label-only updates keep the hash label right:
+    only a newer version whose spec hash is not ours is someone else's spec.
+    """
+    reported = (service.get("Version") or {}).get("Index")
+    if target_hash is None or target_version is None or reported is None or reported <= target_version:
+        return None
+    if (service.get("UpdateStatus") or {}).get("State") in ROLLBACK_STATES:
+        return None  # Swarm's own rollback: the rolled-back rule tells it
+    label = _label(service, HASH_LABEL)
+    if label == target_hash:
+        return None
+    return ("superseded: the service's spec was changed by someone else (version %d, spec hash %s), so this run's "
+            "rollout cannot be judged" % (reported, (label or "none")[:12]))
+
+
 def _converged_reason(facts):
     progress = facts["progress"]
     if progress["completed"] is not None:
@@ -653,6 +688,8 @@ def _decide(facts, service, fail_mode, target_version, now, monitor_seconds, dea
     stale = _stale_version(service, target_version)
     if stale:
         return PENDING, stale
+    if facts["superseded"]:
+        return FAILED, facts["superseded"]
     update = service.get("UpdateStatus") or {}
     if update.get("State") in ROLLBACK_STATES:
         return ROLLED_BACK, _rollback_reason(service, update, facts["old"], facts["started_at"], facts["seen"])
@@ -678,7 +715,7 @@ def _decide(facts, service, fail_mode, target_version, now, monitor_seconds, dea
 # ------------------------------------------------------------ public API ---
 
 def assess_service(service, tasks, target_version, now, started_at, monitor_seconds, deadline,
-                   nodes=None, previous=None):
+                   nodes=None, previous=None, target_hash=None):
     """Where one service's rollout stands at ``now``.
 
     service, tasks, nodes: the API answers (see the module docstring).
@@ -687,6 +724,9 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     seconds since the epoch. monitor_seconds: how long the service must stay
     converged before it counts. previous: the result of the previous call for
     this service, which carries stability and what events have been told.
+    target_hash: the spec hash label this run wrote (None: not checked); a
+    newer version with another hash fails as superseded, flagged
+    ``"superseded"`` in the result, since that spec is not this run's to judge.
 
     Raises ValueError when the service's conductor.swarm labels are invalid.
     """
@@ -707,6 +747,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
         "progress": progress, "shortfall": shortfall, "failures": failures, "old": old,
         "failing_unit": _failing_unit(failures, mode, allowed, names), "started_at": started_at, "seen": seen,
         "stable_since": stable_since, "stable_for": 0 if stable_since is None else now - stable_since,
+        "superseded": _superseded(service, target_version, target_hash),
     }
     # Under "ignore", still say what fail-fast would have concluded.
     judged_as = FAIL_FAST if fail_mode == IGNORE else fail_mode
@@ -717,7 +758,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     if verdict == ROLLED_BACK:
         # The failures behind Swarm's rollback, so their logs can be shown.
         failures = failures + _rollback_failures(service, old, started_at, seen)
-    task_states = _task_states(new, failures, mode, names, started_at)
+    task_states = _task_states(new, failures, mode, names, started_at, _down_nodes(nodes))
     return {
         "name": service_name(service), "verdict": verdict, "reason": reason,
         "mode": mode, "fail_mode": fail_mode,
@@ -727,6 +768,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
         "stable_since": stable_since, "healthy_tasks": progress["healthy_tasks"],
         "not_ready_at": now if stable_since is None else (previous or {}).get("not_ready_at"),
         "task_states": task_states, "update_state": update.get("State"),
+        "superseded": bool(facts["superseded"]),
     }
 
 

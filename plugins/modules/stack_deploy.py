@@ -113,11 +113,13 @@ options:
     type: bool
     default: true
   deadline:
-    description: Overall deadline in seconds for the rollout to converge.
+    description:
+      - Seconds the whole run may take, from the manager's clock just before the change, the rollback included.
+      - A rollback that starts with less than 60 seconds left still gets 60 (O(service_deadline) permitting).
     type: int
     default: 600
   service_deadline:
-    description: Deadline in seconds for each service.
+    description: Seconds each service has to converge, from the first look after the change (and again in a rollback).
     type: int
     default: 300
   monitor:

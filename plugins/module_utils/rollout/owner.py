@@ -22,11 +22,15 @@ from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registr
 
 # Task failures whose logs are shown, per failing service: the last ones.
 FAILURES_SHOWN = 2
+# `deadline` bounds the whole run, rollback included; a rollback that starts with less than this
+# left still gets this long (service_deadline permitting), so it is never cut off at once.
+ROLLBACK_MINIMUM_SECONDS = 60
 
 
 def summary(rollout):
-    """A tracked rollout as the task returns it: without the per-service assessments of its last poll."""
-    return dict((k, v) for k, v in rollout.items() if k != "assessments")
+    """A tracked rollout as the task returns it: without the per-service assessments of its last poll,
+    nor the run's end it was tracked against."""
+    return dict((k, v) for k, v in rollout.items() if k not in ("assessments", "until"))
 
 
 class Rollout(object):
@@ -41,6 +45,8 @@ class Rollout(object):
         self.say = say
         self.check_mode = check_mode
         self.tracker = Tracker(cluster, stack, tracking, say, clock)
+        # The manager time the whole run must end by: the apply's start (or first look) plus `deadline`.
+        self.until = None
 
     def run(self):
         self.say("  stack %s: %s" % (self.stack, "checking the files against the swarm" if self.check_mode
@@ -60,12 +66,16 @@ class Rollout(object):
         switches = [p for p in (result.get("variants") or {}).values() if not p["unchanged"]]
         if not changed and not switches:
             return result
+        start = result.get("started_at") or (first or {}).get("now")
+        self.until = None if start is None else start + self.tracking["deadline"]
         if changed:
             try:
-                rollout = self.tracker.track(changed, started_at=result.get("started_at"), first=first)
+                rollout = self.tracker.track(changed, started_at=result.get("started_at"), first=first,
+                                             until=self.until)
             except ClusterError as exc:
                 result.update(failed=True, msg="lost track of the rollout: %s" % exc)
                 return result
+            self.until = rollout["until"]
             if rollout["verdict"] != CONVERGED:
                 return self.fail_and_roll_back(result, changed, rollout)
             result["rollout"] = summary(rollout)
@@ -183,7 +193,9 @@ class Rollout(object):
         result["rollout"] = dict(summary(rollout), logs=logs)
         for line in lines:
             self.say("  " + line)
-        return self.roll_back(result, changed, why)
+        # Someone else's spec is theirs: rolling it back would undo their deploy, not ours.
+        superseded = sorted(a["name"] for a in rollout["assessments"] if a.get("superseded"))
+        return self.roll_back(result, changed, why, superseded=superseded)
 
     def undo_partial(self, result, partial):
         """The swarm refused part of the apply: what it had changed goes back, whatever `rollback` says, since
@@ -191,14 +203,18 @@ class Rollout(object):
         self.say("  %s; undoing what this deploy had changed" % result["msg"])
         return self.roll_back(result, partial["services"], result["msg"], always=True, objects=partial["objects"])
 
-    def roll_back(self, result, changed, why, always=False, objects=()):
+    def roll_back(self, result, changed, why, always=False, objects=(), superseded=()):
         """The changed services back on their previous specs, tracked until they are, then the networks, configs
-        and secrets the deploy made removed; the task's message says how it went, then why the deploy failed."""
+        and secrets the deploy made removed; the task's message says how it went, then why the deploy failed.
+        superseded: services someone else changed since, left as they are."""
         if not (self.tracking["rollback"] or always):
             result["msg"] = "deploy of stack %s failed; rollback is off, so the stack is left as it is. %s" % (
                 self.stack, why)
             return result
         self.say("  rolling back stack %s to the previous version" % self.stack)
+        for name in superseded:
+            self.say("  %s: left as it is: someone else changed its spec since this deploy" % name)
+        changed = dict((n, s) for n, s in changed.items() if n not in superseded)
         undo = self.cluster.roll_back(
             services=sorted(n for n, s in changed.items() if s["action"] == "update"),
             expected_hashes=dict((n, s["spec_hash"]) for n, s in changed.items()),
@@ -209,7 +225,8 @@ class Rollout(object):
                 self.stack, undo.get("msg"), why)
             return result
         back = dict((n, {"version": v}) for n, v in undo["rolled_back"].items())
-        not_back = []
+        not_back = ["%s (superseded: someone else changed its spec since this deploy, so it is left to them)" % name
+                    for name in superseded]
         for name, reason in undo["skipped"].items():
             if reason == "already rolled back by Swarm":
                 back[name] = {"version": 0}
@@ -217,7 +234,8 @@ class Rollout(object):
                 not_back.append("%s (%s)" % (name, reason))
         if back:
             try:
-                tracked = self.tracker.track(back, rolling_back=True)
+                tracked = self.tracker.track(back, rolling_back=True, until=self.until,
+                                             at_least=ROLLBACK_MINIMUM_SECONDS)
             except ClusterError as exc:
                 tracked = {"verdict": FAILED, "reason": "lost track of the rollback: %s" % exc}
             result["rollback"]["rollout"] = summary(tracked)

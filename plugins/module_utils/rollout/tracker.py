@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import ClusterError
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.serving_gap import serving_gap
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout_state import (
     CONVERGED,
@@ -29,6 +30,11 @@ CLOCK_GUARD_SECONDS = 30
 # The longest a poll waits on the manager for a change: verdicts that time alone can
 # change (a task unschedulable for too long, a window ending) are re-checked at least this often.
 LONGEST_WAIT_SECONDS = 5
+# How long (controller clock) polls that fail are retried before tracking gives up: a manager
+# that restarts its engine, or a connection that drops, is back within seconds.
+POLL_RETRY_SECONDS = 30
+# The pause between two tries of a failed poll.
+POLL_RETRY_PAUSE_SECONDS = 2
 
 
 def next_wait(assessments, now, deadline, monitor):
@@ -39,9 +45,9 @@ def next_wait(assessments, now, deadline, monitor):
     return max(0.0, min(moments) - now)
 
 
-def outcome(verdict, reason, verdicts, seconds, assessments, gaps=None):
+def outcome(verdict, reason, verdicts, seconds, assessments, gaps=None, until=None):
     return {"verdict": verdict, "reason": reason, "services": verdicts, "seconds": round(seconds, 1),
-            "assessments": assessments, "gaps": gaps or {}}
+            "assessments": assessments, "gaps": gaps or {}, "until": until}
 
 
 class Tracker(object):
@@ -54,10 +60,15 @@ class Tracker(object):
         self.say = say
         self.clock = clock
 
-    def track(self, targets, rolling_back=False, started_at=None, first=None):
+    def track(self, targets, rolling_back=False, started_at=None, first=None, until=None, at_least=0):
         """Poll until every target service converged, one failed, or the deadline passed.
 
-        targets: {name: {"version": spec version to reach}}. first: a poll's answer already
+        Each service has until the first poll's manager time plus service_deadline, and no later than
+        `until` (manager time: the whole run's end; without it, the first poll's time plus deadline),
+        but at least `at_least` seconds from the first poll. The outcome's "until" is the run's end used.
+
+        targets: {name: {"version": spec version to reach, "spec_hash": the hash label this run wrote (optional:
+        a newer version with another hash is superseded)}}. first: a poll's answer already
         in hand (the apply's own look at the swarm), used instead of the first poll.
         """
         tracking = self.tracking
@@ -67,7 +78,7 @@ class Tracker(object):
         assessments = []
         mark, wait = None, 0
         while True:
-            info, first = first or self.cluster.poll(targets, until_changed=mark, max_wait=wait), None
+            info, first = first or self.poll(targets, mark, wait), None
             mark = info.get("fingerprint")
             now = info["now"]
             manager_start = manager_start or now
@@ -75,7 +86,9 @@ class Tracker(object):
             tasks_by_service = {}
             for task in raw["tasks"]:
                 tasks_by_service.setdefault(task["ServiceID"], []).append(task)
-            deadline = manager_start + min(tracking["deadline"], tracking["service_deadline"])
+            if until is None:
+                until = manager_start + tracking["deadline"]
+            deadline = min(manager_start + tracking["service_deadline"], max(until, manager_start + at_least))
             assessments = []
             for service in raw["services"]:
                 name = service["Spec"]["Name"]
@@ -84,7 +97,8 @@ class Tracker(object):
                 started = started_at or parse_timestamp(service.get("UpdatedAt")) or manager_start
                 assessment = assess_service(
                     service, tasks_by_service.get(service["ID"], []), targets[name]["version"], now, started,
-                    tracking["monitor"], deadline, nodes=raw["nodes"], previous=previous.get(name))
+                    tracking["monitor"], deadline, nodes=raw["nodes"], previous=previous.get(name),
+                    target_hash=None if rolling_back else targets[name].get("spec_hash"))
                 if rolling_back:
                     assessment = assess_rollback(assessment, deadline, now)
                 previous[name] = assessment
@@ -100,13 +114,32 @@ class Tracker(object):
                 prefix = "rollback of " if rolling_back else ""
                 self.say("  %sstack %s: %s after %.1fs" % (prefix, self.stack, stack["verdict"], elapsed))
                 gaps = self.gaps(raw, tasks_by_service, targets, started_at) if stack["verdict"] == CONVERGED else {}
-                return outcome(stack["verdict"], stack["reason"], verdicts, elapsed, assessments, gaps)
-            if now - manager_start > tracking["deadline"] + tracking["monitor"] + CLOCK_GUARD_SECONDS:
-                return outcome(FAILED, "no verdict within the deadline", verdicts, elapsed, assessments)
+                return outcome(stack["verdict"], stack["reason"], verdicts, elapsed, assessments, gaps, until)
+            if now > deadline + tracking["monitor"] + CLOCK_GUARD_SECONDS:
+                return outcome(FAILED, "no verdict within the deadline", verdicts, elapsed, assessments, until=until)
             if mark is None:  # this cluster cannot wait for a change: look again after a while
                 self.clock.sleep(tracking["poll_interval"])
             else:
                 wait = next_wait(assessments, now, deadline, tracking["monitor"])
+
+    def poll(self, targets, mark, wait):
+        """One poll; one that fails is tried again for up to POLL_RETRY_SECONDS, then raises ClusterError."""
+        lost = None
+        while True:
+            try:
+                info = self.cluster.poll(targets, until_changed=mark, max_wait=wait)
+            except ClusterError as exc:
+                if lost is None:
+                    lost = self.clock.time()
+                    self.say("  lost contact with the manager (%s); retrying for up to %ds" % (exc, POLL_RETRY_SECONDS))
+                tried = self.clock.time() - lost
+                if tried >= POLL_RETRY_SECONDS:
+                    raise ClusterError("%s (no answer for %ds)" % (exc, round(tried)))
+                self.clock.sleep(min(POLL_RETRY_PAUSE_SECONDS, POLL_RETRY_SECONDS - tried))
+                continue
+            if lost is not None:
+                self.say("  the manager answers again after %.0fs" % (self.clock.time() - lost))
+            return info
 
     def gaps(self, raw, tasks_by_service, targets, started_at):
         """Per service that had no task running for a while during the rollout: how long; and say so."""

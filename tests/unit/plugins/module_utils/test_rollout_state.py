@@ -19,6 +19,7 @@ import os
 import pytest
 
 from ansible_collections.conductor.swarm.plugins.module_utils import rollout_state as rs
+from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import STATE_LABEL
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "rollout")
 T0 = rs.parse_timestamp("2024-05-14T09:30:00Z")
@@ -41,7 +42,7 @@ def with_labels(service, **labels):
 
 
 def assess(service, tasks, at, nodes="nodes_ready.json", previous=None, monitor=MONITOR,
-           deadline=DEADLINE, target_version=None, started_at=T0):
+           deadline=DEADLINE, target_version=None, started_at=T0, target_hash=None):
     """assess_service at T0 + at; fixture names are loaded, dicts used as they are."""
     service = load(service) if isinstance(service, str) else service
     tasks = load(tasks) if isinstance(tasks, str) else tasks
@@ -49,7 +50,7 @@ def assess(service, tasks, at, nodes="nodes_ready.json", previous=None, monitor=
     if target_version is None:
         target_version = service["Version"]["Index"]
     return rs.assess_service(service, tasks, target_version, T0 + at, started_at, monitor, deadline,
-                             nodes=nodes, previous=previous)
+                             nodes=nodes, previous=previous, target_hash=target_hash)
 
 
 def converged_web(at=55, previous=None, monitor=MONITOR):
@@ -174,6 +175,51 @@ def test_stability_resets_when_health_drops():
     assert again["verdict"] == rs.PENDING
     # Healthy again by 66; the tasks' timestamps are older, so the poll that saw it drop bounds the window.
     assert again["stable_since"] == T0 + 60
+
+
+OURS, THEIRS = "a1" * 32, "b2" * 32
+
+
+def labelled(name, spec_hash, version, extra=None):
+    """A service fixture carrying a spec hash label (and `extra` labels), at a given version."""
+    service = with_labels(load(name), spec_hash=spec_hash)
+    service["Spec"]["Labels"].update(extra or {})
+    service["Version"]["Index"] = version
+    return service
+
+
+def test_a_service_someone_else_changed_after_this_run_is_superseded_not_converged():
+    # Healthy on every task, but of a spec written after ours (version 1052 > 1049) with another hash.
+    service = labelled("web_update_completed.service.json", THEIRS, 1052)
+    result = assess(service, "web_update_healthy.tasks.json", 70, monitor=0, target_version=1049, target_hash=OURS)
+    assert result["verdict"] == rs.FAILED and result["superseded"] is True
+    assert result["reason"] == ("superseded: the service's spec was changed by someone else (version 1052, spec hash "
+                                "b2b2b2b2b2b2), so this run's rollout cannot be judged")
+    # Under fail mode ignore it is still flagged, so no rollback touches it.
+    ignored = assess(with_labels(service, fail_mode="ignore"), "web_update_healthy.tasks.json", 70, monitor=0,
+                     target_version=1049, target_hash=OURS)
+    assert ignored["verdict"] == rs.IGNORED and ignored["superseded"] is True
+
+
+@pytest.mark.parametrize("extra", [{}, {STATE_LABEL: '{"generation": 3}'}])
+def test_a_newer_version_with_our_hash_is_still_ours(extra):
+    # Swarm's update status and our own label-only updates (the edge's routing state) bump the version, not the hash.
+    service = labelled("web_update_completed.service.json", OURS, 1052, extra)
+    result = assess(service, "web_update_healthy.tasks.json", 70, monitor=0, target_version=1049, target_hash=OURS)
+    assert result["verdict"] == rs.CONVERGED and result["superseded"] is False
+
+
+def test_swarms_own_rollback_bumps_the_version_and_stays_a_rollback():
+    # Swarm put PreviousSpec back: an older hash at a newer version, with a rollback update state.
+    service = labelled("web_rollback.service.json", THEIRS, 1066)
+    result = assess(service, "web_rollback.tasks.json", 12, target_version=1060, target_hash=OURS)
+    assert result["verdict"] == rs.ROLLED_BACK and result["superseded"] is False
+
+
+def test_without_a_target_hash_nothing_is_superseded():
+    service = labelled("web_update_completed.service.json", THEIRS, 1052)
+    result = assess(service, "web_update_healthy.tasks.json", 70, monitor=0, target_version=1049)
+    assert result["verdict"] == rs.CONVERGED
 
 
 def test_a_stale_read_of_the_service_stays_pending():
@@ -434,6 +480,19 @@ def test_failure_events_name_the_task_and_the_reason():
     first = assess("worker_crash.service.json", "worker_crash_two.tasks.json", 17)
     second = assess("worker_crash.service.json", "worker_crash_three.tasks.json", 24, previous=first)
     assert second["events"] == ["task 1 on manager-1 failed: exit code 1", "task 1 on manager-1: pending"]
+
+
+def test_a_task_on_a_node_that_is_down_is_not_told_as_healthy():
+    healthy = converged_web(at=55)
+    down = assess("web_update_completed.service.json", "web_update_healthy.tasks.json", 56,
+                  nodes="nodes_worker2_down.json", previous=healthy)
+    # worker-2 stopped answering: its task's last report is no news of health, and it is not counted.
+    assert down["events"] == ["task 3 on worker-2: running on a node that is down (not counted)"]
+    assert (down["running"], down["healthy"]) == (2, 2)
+    first = assess("web_update_completed.service.json", "web_update_healthy.tasks.json", 55,
+                   nodes="nodes_worker2_down.json")
+    assert "task 3 on worker-2: running (healthy)" not in first["events"]
+    assert "task 1 on manager-1: running (healthy)" in first["events"]
 
 
 def test_an_assessment_survives_a_json_round_trip_as_previous():

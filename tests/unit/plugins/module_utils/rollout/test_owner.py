@@ -5,7 +5,9 @@ import os
 
 import pytest
 
+from ansible_collections.conductor.swarm.plugins.module_utils.labels import HASH_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import Cluster, ClusterError
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout import owner, tracker
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
 from ansible_collections.conductor.swarm.plugins.module_utils import rollout_state as rs
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import STRATEGIES
@@ -21,15 +23,23 @@ def recording(name):
         return json.load(f)
 
 
+def applied_hashes(rec):
+    """The spec hash label each service had at the first recorded poll, unless Swarm was already rolling it back."""
+    first = rec["polls"][0]["services"]
+    return dict((s["Spec"]["Name"], s["Spec"]["Labels"].get(HASH_LABEL)) for s in first
+                if not ((s.get("UpdateStatus") or {}).get("State") or "").startswith("rollback"))
+
+
 class RecordedCluster(Cluster):
     """Answers polls from a recording, one poll per call, the last one again after that."""
 
-    def __init__(self, rec, rollback_polls=None, fail_poll_at=None, cleanup_fails=False):
+    def __init__(self, rec, rollback_polls=None, fail_poll_at=None, cleanup_fails=False, fails=0):
         self.rec = rec
         self.polls = [self.answer(p) for p in rec["polls"]]
         self.rollback_polls = [self.answer(p) for p in (rollback_polls or [])]
         self.calls = []
         self.fail_poll_at = fail_poll_at
+        self.fails = fails  # from poll fail_poll_at on, this many polls fail (0: all of them)
         self.cleanup_fails = cleanup_fails
         self.rolled_back = False
 
@@ -41,15 +51,20 @@ class RecordedCluster(Cluster):
 
     def apply(self, **overrides):
         self.calls.append(("apply", overrides))
-        services = dict((name, {"action": "update", "version": version, "spec_hash": "h-" + name, "id": "x"})
-                        for name, version in self.rec["target_versions"].items())
+        hashes = applied_hashes(self.rec)
+        services = dict((name, {"action": "update", "version": version, "spec_hash": hashes.get(name, "h-" + name),
+                                "id": "x"}) for name, version in self.rec["target_versions"].items())
         return {"changed": True, "services": services, "started_at": self.rec["started_at"],
                 "removed": {"services": [], "configs": [], "secrets": []}}
 
     def poll(self, services, logs_for=(), until_changed=None, max_wait=0):
         self.calls.append(("poll", sorted(services), list(logs_for)))
-        polls = len([c for c in self.calls if c[0] == "poll"])
-        if self.fail_poll_at is not None and polls >= self.fail_poll_at:
+        polls = len([c for c in self.calls if c[0] in ("poll", "lost")])
+        # A tracker that never reaches a verdict on a recording would loop on its last poll for ever.
+        assert polls < 500, "still polling after 500 polls: the tracker found no verdict"
+        if self.fail_poll_at is not None and polls >= self.fail_poll_at and (
+                not self.fails or polls < self.fail_poll_at + self.fails):
+            self.calls[-1] = ("lost",) + self.calls[-1][1:]  # not an answer: the recording does not move on
             raise ClusterError("cannot reach the Docker Engine at unix:///var/run/docker.sock")
         if logs_for:
             return dict(self.polls[-1], logs=dict((t, ["line one", "FATAL: boom"]) for t in logs_for))
@@ -107,7 +122,7 @@ def test_a_rolled_back_service_rolls_the_stack_back_with_logs_and_reason():
     assert result["failed"] is True
     assert result["rollout"]["verdict"] == rs.ROLLED_BACK
     rollback = [c for c in cluster.calls if c[0] == "roll_back"]
-    assert rollback == [("roll_back", ["demo_web"], {"demo_web": "h-demo_web"}, [], [])]
+    assert rollback == [("roll_back", ["demo_web"], {"demo_web": applied_hashes(rec)["demo_web"]}, [], [])]
     assert result["rollback"]["rollout"]["verdict"] == rs.CONVERGED
     assert result["msg"].startswith("deploy of stack demo failed and was rolled back: the stack is back on the "
                                     "previous version (demo_web).")
@@ -167,6 +182,49 @@ def test_an_object_still_in_use_after_the_undo_is_named_in_the_failure():
                              "demo_backend (network demo_backend has active endpoints). " + RefusedCluster.REFUSAL)
 
 
+def superseded_recording():
+    """update-converged, but by its second poll another deploy of the stack had changed demo_web's spec."""
+    rec = copy.deepcopy(recording("update-converged"))
+    theirs = rec["polls"][1]["services"][0]
+    theirs["Version"]["Index"] = rec["target_versions"]["demo_web"] + 2
+    theirs["Spec"]["Labels"][HASH_LABEL] = "0f" * 32
+    return rec
+
+
+def test_a_service_someone_else_changed_fails_as_superseded_and_is_not_rolled_back():
+    cluster = RecordedCluster(superseded_recording())
+    result, said = run(cluster, monitor=3600)  # still inside its window at the first poll
+    assert result["failed"] is True
+    assert result["rollout"]["verdict"] == rs.FAILED
+    assert result["rollout"]["reason"] == (
+        "demo_web failed: superseded: the service's spec was changed by someone else (version 577, spec hash "
+        "0f0f0f0f0f0f), so this run's rollout cannot be judged")
+    # Their spec stays: nothing is rolled back or removed, and no rollback is tracked.
+    assert [c for c in cluster.calls if c[0] == "roll_back"] == [("roll_back", [], {}, [], [])]
+    assert "rollout" not in result["rollback"]
+    assert result["msg"].startswith(
+        "deploy of stack demo failed; rolled back nothing, but could not roll back demo_web (superseded: someone "
+        "else changed its spec since this deploy, so it is left to them). demo_web failed: superseded:")
+    assert "  demo_web: left as it is: someone else changed its spec since this deploy" in said
+
+
+def test_a_superseded_service_is_left_alone_even_when_the_others_roll_back():
+    rec = recording("unhealthy-rolled-back")  # its last poll: demo_web back on the previous spec
+    cluster = RecordedCluster(rec, rollback_polls=rec["polls"][-1:])
+    said = []
+    rollout = Rollout(cluster, "demo", dict(TRACKING, monitor=5), said.append, FakeClock(1000.0))
+    changed = {"demo_api": {"action": "update", "spec_hash": "h-demo_api"},
+               "demo_web": {"action": "update", "spec_hash": "h-demo_web"}}
+    tracked = {"verdict": rs.FAILED, "reason": "r", "services": {}, "seconds": 1.0, "assessments": [
+        {"name": "demo_api", "verdict": rs.FAILED, "reason": "superseded: ...", "failures": [], "superseded": True},
+        {"name": "demo_web", "verdict": rs.ROLLED_BACK, "reason": "Swarm rolled back", "failures": []}]}
+    result = rollout.fail_and_roll_back({}, changed, tracked)
+    assert [c for c in cluster.calls if c[0] == "roll_back"] == [
+        ("roll_back", ["demo_web"], {"demo_web": "h-demo_web"}, [], [])]
+    assert result["rollback"]["rollout"]["verdict"] == rs.CONVERGED
+    assert "rolled back demo_web, but could not roll back demo_api (superseded:" in result["msg"]
+
+
 def test_with_rollback_off_the_stack_is_left_as_it_is():
     cluster = RecordedCluster(recording("exits-rolled-back"))
     result, _said = run(cluster, rollback=False, monitor=5)
@@ -176,11 +234,77 @@ def test_with_rollback_off_the_stack_is_left_as_it_is():
     assert not [c for c in cluster.calls if c[0] == "roll_back"]
 
 
-def test_losing_the_manager_while_tracking_fails_with_the_reason():
+def test_losing_the_manager_while_tracking_fails_with_the_reason_once_the_retries_are_spent():
     cluster = RecordedCluster(recording("update-converged"), fail_poll_at=1)
-    result, _said = run(cluster)
+    result, said = run(cluster)
     assert result["failed"] is True
-    assert result["msg"] == "lost track of the rollout: cannot reach the Docker Engine at unix:///var/run/docker.sock"
+    assert result["msg"] == ("lost track of the rollout: cannot reach the Docker Engine at "
+                             "unix:///var/run/docker.sock (no answer for %ds)" % tracker.POLL_RETRY_SECONDS)
+    tries = len([c for c in cluster.calls if c[0] == "lost"])
+    assert tries == tracker.POLL_RETRY_SECONDS // tracker.POLL_RETRY_PAUSE_SECONDS + 1
+    assert [line for line in said if "lost contact" in line] == [
+        "  lost contact with the manager (cannot reach the Docker Engine at unix:///var/run/docker.sock); "
+        "retrying for up to %ds" % tracker.POLL_RETRY_SECONDS]
+    assert not [c for c in cluster.calls if c[0] == "roll_back"]
+
+
+def test_a_poll_lost_for_a_few_seconds_is_retried_and_tracking_goes_on():
+    # The second poll fails three times (an engine restarting), then the manager answers again.
+    rec = recording("unhealthy-rolled-back")
+    cluster = RecordedCluster(rec, rollback_polls=rec["polls"][-1:], fail_poll_at=2, fails=3)
+    result, said = run(cluster, monitor=5)
+    assert result["rollout"]["verdict"] == rs.ROLLED_BACK  # what the second recorded poll says
+    assert len([c for c in cluster.calls if c[0] == "lost"]) == 3
+    assert len([line for line in said if "lost contact with the manager" in line]) == 1
+    assert said.count("  the manager answers again after %ds" % (3 * tracker.POLL_RETRY_PAUSE_SECONDS)) == 1
+
+
+class MovingCluster(RecordedCluster):
+    """The first recorded poll of update-converged, again and again, its manager clock the test's clock."""
+
+    def __init__(self, clock):
+        rec = recording("update-converged")
+        RecordedCluster.__init__(self, dict(rec, polls=rec["polls"][:1]))
+        self.clock = clock
+
+    def poll(self, services, logs_for=(), until_changed=None, max_wait=0):
+        return dict(RecordedCluster.poll(self, services, logs_for, until_changed, max_wait), now=self.clock.time())
+
+
+def run_moving(**tracking):
+    """A rollout that never converges (its monitor window outlasts every deadline), then a rollback that never
+    completes; the clock starts at the recorded poll's manager time, 17.5 s after the apply's started_at."""
+    rec = recording("update-converged")
+    clock = FakeClock(rec["polls"][0]["now"])
+    cluster = MovingCluster(clock)
+    result = Rollout(cluster, "demo", dict(TRACKING, monitor=3600, **tracking), [].append, clock).run()
+    return result
+
+
+def test_the_deadline_bounds_the_whole_run_and_a_late_rollback_gets_its_minimum():
+    result = run_moving(deadline=100, service_deadline=300)
+    # The run ends at started_at + 100, 82.5 s after the first look: the rollout fails at the look after.
+    assert result["rollout"]["seconds"] == 83.0
+    assert "not converged within the deadline" in result["rollout"]["reason"]
+    # No time is left for the rollback: it still gets the minimum, not a fresh 100 s.
+    rollback = result["rollback"]["rollout"]
+    assert rollback["seconds"] == owner.ROLLBACK_MINIMUM_SECONDS
+    assert "rollback did not complete in time" in rollback["reason"]
+    assert "until" not in rollback and "until" not in result["rollout"]
+
+
+def test_a_rollback_gets_what_is_left_of_the_deadline():
+    result = run_moving(deadline=200, service_deadline=100)
+    # service_deadline caps the rollout (100 s from the first look); the rollback has what is left of
+    # started_at + 200: 182.5 - 100, so it fails at the look 83 s in, not 100 s.
+    assert result["rollout"]["seconds"] == 100.0
+    assert result["rollback"]["rollout"]["seconds"] == 83.0
+
+
+def test_service_deadline_caps_the_rollback_too():
+    result = run_moving(deadline=600, service_deadline=40)
+    assert result["rollout"]["seconds"] == 40.0
+    assert result["rollback"]["rollout"]["seconds"] == 40.0
 
 
 @pytest.mark.parametrize("check_mode, tracking", [(True, {}), (False, {"wait": False})])
