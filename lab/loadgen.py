@@ -256,16 +256,14 @@ class Conn:
 
     def __init__(self, reader, writer, serial):
         self.reader, self.writer, self.serial = reader, writer, serial
-        self.idle_since = None
+        self.idle_since = None   # set when it goes back to the pool: only pooled connections are asked
 
-    def reusable(self, now=None, idle_timeout=None):
+    def reusable(self, now, idle_timeout):
         # A server that closed an idle keep-alive connection has already sent FIN; do not send into it.
-        if self.reader.at_eof() or self.writer.is_closing():
-            return False
         # Near the server's keep-alive timeout its FIN may be on the way while the request is: the
         # client gives the connection up first (as HTTP clients' idle timeouts do), so that race is
         # never recorded as a failed request.
-        return idle_timeout is None or self.idle_since is None or now - self.idle_since < idle_timeout
+        return not self.reader.at_eof() and not self.writer.is_closing() and now - self.idle_since < idle_timeout
 
     def close(self):
         try:
@@ -585,8 +583,8 @@ class LoadGenerator:
             async with asyncio.timeout_at(asyncio.get_running_loop().time() + self.timeout):
                 await self._busy.acquire()
                 acquired = True
-                rec.start = round(time.monotonic() - t0, 6)
                 now = time.monotonic()
+                rec.start = round(now - t0, 6)
                 while self._idle and not self._idle[0].reusable(now, self.idle_timeout):
                     self._idle.popleft().close()   # the longest idle: given up, not left open
                 while self._idle:
