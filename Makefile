@@ -14,7 +14,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help venv engine lab lab-destroy lab-status demo test lint galaxy unit molecule \
-        molecule-one-manager molecule-three-managers bench-provision bench-deploy bench-zero-downtime deploy-tests \
+        molecule-one-manager molecule-three-managers bench-provision bench-deploy bench-zero-downtime bench-faults deploy-tests \
         lock lock-galaxy clean
 
 help:
@@ -25,6 +25,7 @@ help:
 	@echo "make bench-provision  provisioning wall times for 3 and 5 hosts, and the no-op re-run"
 	@echo "make bench-deploy     deploy to converged, ours vs docker stack deploy; broken release to rollback"
 	@echo "make bench-zero-downtime  what clients behind the edge proxy see during each strategy, and baselines"
+	@echo "make bench-faults     faults injected mid-deploy and while running: outcome, failed requests, recovery"
 
 # The virtualenv, from exact pins; rebuilt when requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -101,3 +102,6 @@ bench-deploy: venv engine
 
 bench-zero-downtime: venv engine
 	$(PY) tests/bench/zero_downtime.py
+
+bench-faults: venv engine
+	$(PY) tests/bench/faults.py

@@ -36,6 +36,22 @@ def sh(cmd, cwd=ROOT, environ=None, **kw):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
 
 
+def start_deploy(evars_file, log_path, *extra):
+    """playbooks/deploy.yml in the background, output to log_path, in its own process group (so a
+    test can kill it whole); finish() waits for it."""
+    with open(str(log_path), "w") as log:
+        proc = subprocess.Popen(["ansible-playbook", "playbooks/deploy.yml", "-e", "@%s" % evars_file] + list(extra),
+                                cwd=str(ROOT), env=env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log_path = Path(log_path)
+    return proc
+
+
+def finish(proc, timeout=600):
+    """(exit status, output) of a start_deploy run."""
+    proc.wait(timeout=timeout)
+    return proc.returncode, proc.log_path.read_text()
+
+
 def manager_ssh():
     """ssh argv reaching the first manager over its 127.0.0.1 port with the lab key."""
     inv = yaml.safe_load(INVENTORY.read_text())

@@ -10,8 +10,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import getpass
 import os
+import socket
 import time
+import uuid
 
 import yaml
 
@@ -21,15 +24,18 @@ from ansible.utils.display import Display
 
 from ansible_collections.conductor.swarm.plugins.modules.stack_deploy import argument_spec
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import Cluster, ClusterError, SystemClock
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.lease import Lease
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.proxy import Proxy, ProxyError
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock import owner_of_this_run
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.registry import STRATEGIES
 
 display = Display()
 
 # Options the action plugin consumes itself; the rest go to the module.
 TRACKING_OPTIONS = ("wait", "deadline", "service_deadline", "monitor", "rollback", "poll_interval", "log_lines")
+LOCK_MODULE = "conductor.swarm.stack_lock"
 CONNECTION_OPTIONS = ("docker_host", "tls", "validate_certs", "cert_path", "ca_path", "client_cert",
                       "client_key", "api_version", "timeout")
 
@@ -61,8 +67,11 @@ class ModuleCluster(Cluster):
         self.connection_args = connection_args
         self.stack = stack
         self.log_lines = log_lines
+        self.lease = None
 
     def run(self, module, args):
+        if self.lease is not None and module != LOCK_MODULE:
+            self.lease.renew_if_due()
         return self.action._execute_module(module, module_args=args, task_vars=self.action.task_vars)
 
     def run_or_raise(self, module, args):
@@ -97,6 +106,10 @@ class ModuleCluster(Cluster):
 
     def cleanup(self):
         return self.apply(phase="cleanup")
+
+    def lock(self, state, run_id, owner, ttl, break_lock=False):
+        return self.run(LOCK_MODULE, dict(self.connection_args, name=self.stack, state=state, run_id=run_id,
+                                          owner=owner, ttl=ttl, break_lock=break_lock))
 
 
 class ModuleProxy(Proxy):
@@ -161,8 +174,13 @@ class ActionModule(ActionBase):
             STRATEGIES[args["strategy"]].validate(args["strategy_options"])
         except StrategyError as exc:
             raise AnsibleActionFail("the strategy was rejected, nothing was changed: %s" % exc)
+        if args["lock"]:
+            owner = owner_of_this_run(os.environ, getpass.getuser(), socket.gethostname(), os.getpid())
+            cluster.lease = Lease(cluster, uuid.uuid4().hex, owner, args["lock_wait"], args["lock_break"],
+                                  display.display, SystemClock())
         rollout = Rollout(cluster, args.get("name"), tracking, display.display, SystemClock(),
-                          check_mode=self._task.check_mode, proxy=ModuleProxy(cluster, args["edge_service"]))
+                          check_mode=self._task.check_mode, proxy=ModuleProxy(cluster, args["edge_service"]),
+                          lease=cluster.lease)
         result.update(rollout.run())
         return result
 

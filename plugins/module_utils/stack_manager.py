@@ -389,6 +389,9 @@ class StackManager:
                 "changes": [c[0] for c in changes(before, desired[name])] if name in plan["update"] else [],
                 "drift": plan["drift"].get(name, []),
                 "spec_hash": service_hash(desired[name]),
+                # Swarm's own state of the service's last update: an unchanged service still "updating"
+                # is a rollout an earlier run left (killed, or lost), which this run tracks to its end.
+                "update_state": (((live.get(name) or {}).get("UpdateStatus")) or {}).get("State"),
             }
         for name in plan["remove"]:
             services[name] = {"action": "remove", "id": live[name]["ID"], "version": None, "image": None,

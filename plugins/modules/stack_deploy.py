@@ -173,6 +173,25 @@ options:
     description: The edge proxy's Swarm service, whose routing state blue-green and canary read and switch.
     type: str
     default: edge_proxy
+  lock:
+    description:
+      - Hold the stack's lock for the whole run, so two deploys of one stack (two controllers, two AWX jobs) never
+        interleave. The lock is the swarm config C(conductor-lock-<name>); see M(conductor.swarm.stack_lock).
+      - It is renewed while the run talks to the swarm, so a run that dies leaves a lock that expires within
+        10 minutes.
+      - In check mode nothing is taken; a lock held by another run is reported.
+    type: bool
+    default: true
+  lock_wait:
+    description: Seconds to wait for another run's lock, with a progress line; past that, or at once with V(0), the
+      task fails before any change, naming the run that holds it.
+    type: int
+    default: 0
+  lock_break:
+    description: Take the lock even when another run holds it, for a holder known to be gone (a killed run, a lost
+      controller). The lock it broke is printed.
+    type: bool
+    default: false
 notes:
   - The rollout is tracked against these labels on services, read as Compose C(deploy.labels)
     C(conductor.swarm.fail-mode) (V(fail-fast), V(wait), V(ignore)) and
@@ -203,11 +222,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 services:
-  description: Per service (full name), what was done and the spec version it is on.
+  description:
+    - Per service (full name), what was done and the spec version it is on.
+    - C(update_state) is Swarm's state of the service's last update as found before the change (V(updating),
+      V(completed), V(paused), ...; null when it was never updated).
   returned: always
   type: dict
   sample: {"shop_web": {"action": "update", "id": "k2x...", "version": 42, "image": "reg:5000/app:2@sha256:ab...",
-                        "changes": ["TaskTemplate.ContainerSpec.Image"], "drift": [], "spec_hash": "9f1c..."}}
+                        "changes": ["TaskTemplate.ContainerSpec.Image"], "drift": [], "spec_hash": "9f1c...",
+                        "update_state": "completed"}}
 created:
   description: Networks, configs and secrets created.
   returned: always
@@ -271,6 +294,17 @@ warnings:
   returned: always
   type: list
   elements: str
+resumed:
+  description: Services the files left unchanged whose update Swarm was still rolling out (an earlier run's, killed
+    or cut off), tracked by this run to their end.
+  returned: when there were any
+  type: list
+  elements: str
+lock_holder:
+  description: The run that holds the stack's lock (O(lock)), when it stopped this run before any change.
+  returned: when another run held the lock past O(lock_wait)
+  type: dict
+  sample: {"owner": "AWX job 41 (awx@tower)", "run": "3f2a9c0e", "acquired_at": 1764669731, "expires_at": 1764670331}
 """
 
 import base64
@@ -310,6 +344,9 @@ def argument_spec():
         strategy=dict(type="str", choices=list(STRATEGY_NAMES), default="rolling"),
         strategy_options=dict(type="dict", default={}),
         edge_service=dict(type="str", default="edge_proxy"),
+        lock=dict(type="bool", default=True),
+        lock_wait=dict(type="int", default=0),
+        lock_break=dict(type="bool", default=False),
     )
 
 

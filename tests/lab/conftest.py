@@ -15,6 +15,7 @@ import yaml
 
 import sys
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
+import labenv  # noqa: E402
 from labenv import INVENTORY, ROOT, install_collection, prepare, sh, write_deploy_vars  # noqa: E402
 
 LOG_DIR = Path(os.environ.get("CONDUCTOR_LOG_DIR", ROOT / ".build" / "logs" / "deploy"))
@@ -56,6 +57,22 @@ def deploy(lab, stack, name, *extra, variables=None, files=None, check=False, ve
     proc.seconds = time.monotonic() - start
     (LOG_DIR / ("deploy-%s.log" % name)).write_text(proc.stdout)
     return proc
+
+
+def start_deploy(lab, stack, name, files=(STACK_FILE,), variables=None, **more):
+    """playbooks/deploy.yml in the background (labenv.start_deploy); more: extra vars."""
+    evars = write_deploy_vars(LOG_DIR / ("vars-%s.json" % name), lab, stack, list(files), variables, **more)
+    return labenv.start_deploy(evars, LOG_DIR / ("deploy-%s.log" % name))
+
+
+def wait_for(what, condition, timeout=120, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
 
 
 def services(manager, stack):

@@ -44,6 +44,11 @@ class Cluster(object):
         """stack_deploy's cleanup phase: unused config and secret versions."""
         raise NotImplementedError
 
+    def lock(self, state, run_id, owner, ttl, break_lock=False):
+        """stack_lock, one try (acquired, renewed or released): held, holder (the run in the way, if any), msg,
+        messages. Another run's lock is a failed answer with its holder; in check mode nothing is taken."""
+        raise NotImplementedError
+
 
 class SystemClock(object):
     """Wall time and sleep; a unit test passes a clock that moves when asked."""

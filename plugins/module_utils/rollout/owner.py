@@ -36,8 +36,9 @@ def summary(rollout):
 class Rollout(object):
     """tracking: wait, deadline, service_deadline, monitor, rollback, poll_interval, log_lines."""
 
-    def __init__(self, cluster, stack, tracking, say, clock, check_mode=False, proxy=None):
+    def __init__(self, cluster, stack, tracking, say, clock, check_mode=False, proxy=None, lease=None):
         self.cluster = cluster
+        self.lease = lease  # the stack lock (lease.py); None: this run takes no lock
         self.proxy = proxy
         self.clock = clock
         self.stack = stack
@@ -49,6 +50,21 @@ class Rollout(object):
         self.until = None
 
     def run(self):
+        """The whole run, under the stack lock when there is one: another run's lock stops it before any change."""
+        if self.lease is None:
+            return self.run_held()
+        refused = self.lease.hold(self.stack, self.check_mode)
+        if refused:
+            return refused
+        try:
+            result = self.run_held()
+        finally:
+            self.lease.release()
+        if self.lease.warnings:
+            result.setdefault("warnings", []).extend(self.lease.warnings)
+        return result
+
+    def run_held(self):
         self.say("  stack %s: %s" % (self.stack, "checking the files against the swarm" if self.check_mode
                                      else "applying what differs from the swarm"))
         result = dict(self.cluster.apply())
@@ -59,10 +75,11 @@ class Rollout(object):
                 return self.undo_partial(result, partial)
             return result
         self.say_plan(result)
-        if self.check_mode or not self.tracking["wait"] or not result.get("changed"):
+        if self.check_mode or not self.tracking["wait"]:
             return result
         changed = dict((name, svc) for name, svc in result["services"].items()
                        if svc["action"] in ("create", "update"))
+        changed.update(self.resumed(result))
         switches = [p for p in (result.get("variants") or {}).values() if not p["unchanged"]]
         if not changed and not switches:
             return result
@@ -82,8 +99,21 @@ class Rollout(object):
         failed = self.release(result)
         if failed:
             return self.fail_release(result, changed, failed)
-        self.clean_up(result)
+        if result.get("changed"):
+            self.clean_up(result)
         return result
+
+    def resumed(self, result):
+        """Services the files leave unchanged whose update Swarm is still rolling out: an earlier run (killed, or
+        cut off from the manager) left it, and this run tracks it to its end, rolling back if it fails."""
+        found = {}
+        for name, svc in sorted(result["services"].items()):
+            if svc["action"] == "unchanged" and svc.get("update_state") == "updating":
+                self.say("  %s: its update to this spec is still rolling out (an earlier run's): tracking it" % name)
+                found[name] = dict(svc, action="update")
+        if found:
+            result["resumed"] = sorted(found)
+        return found
 
     # --- colours ------------------------------------------------------------------
 

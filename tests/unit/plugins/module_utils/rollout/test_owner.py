@@ -363,3 +363,43 @@ def test_a_colour_that_fails_its_smoke_check_fails_the_deploy_and_leaves_traffic
     assert cluster.scaled == [("demo_web", 0)]
     assert result["serving"] == {"demo": "blue"}
     assert not [c for c in cluster.calls if c[0] in ("roll_back", "cleanup")]
+
+
+class LeftBehindCluster(RecordedCluster):
+    """The files match the swarm, but Swarm is still rolling out demo_web: an earlier run was killed mid-rollout."""
+
+    def __init__(self, rec, update_state, **kw):
+        RecordedCluster.__init__(self, rec, **kw)
+        self.update_state = update_state
+
+    def apply(self, **overrides):
+        result = RecordedCluster.apply(self, **overrides)
+        for svc in result["services"].values():
+            svc.update(action="unchanged", update_state=self.update_state)
+        return dict(result, changed=False, started_at=None)
+
+
+def test_a_rerun_picks_up_a_rollout_an_earlier_run_left_and_tracks_it_to_its_end():
+    cluster = LeftBehindCluster(recording("update-converged"), "updating")
+    result, said = run(cluster)
+    assert "  demo_web: its update to this spec is still rolling out (an earlier run's): tracking it" in said
+    assert result["resumed"] == ["demo_web"]
+    assert result["rollout"]["services"] == {"demo_web": rs.CONVERGED}
+    # Nothing this run changed, so nothing of its own to clean up.
+    assert [c[0] for c in cluster.calls] == ["apply", "poll"] and result["changed"] is False
+
+
+def test_a_left_rollout_that_fails_is_rolled_back_like_this_runs_own():
+    rec = recording("unhealthy-rolled-back")
+    cluster = LeftBehindCluster(rec, "updating", rollback_polls=rec["polls"][-1:])
+    result, _said = run(cluster, monitor=5)
+    assert result["failed"] is True and result["rollout"]["verdict"] == rs.ROLLED_BACK
+    assert [c[1] for c in cluster.calls if c[0] == "roll_back"] == [["demo_web"]]
+
+
+@pytest.mark.parametrize("state", [None, "completed", "paused", "rollback_completed"])
+def test_an_unchanged_service_whose_update_is_not_under_way_is_not_tracked(state):
+    cluster = LeftBehindCluster(recording("update-converged"), state)
+    result, said = run(cluster)
+    assert [c[0] for c in cluster.calls] == ["apply"]
+    assert "resumed" not in result and not any("still rolling out" in line for line in said)
