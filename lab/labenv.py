@@ -52,6 +52,17 @@ def finish(proc, timeout=600):
     return proc.returncode, proc.log_path.read_text()
 
 
+def wait_for(what, condition, timeout=120, interval=0.5):
+    """condition()'s first true value, polled every `interval` s; AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
 def manager_ssh():
     """ssh argv reaching the first manager over its 127.0.0.1 port with the lab key."""
     inv = yaml.safe_load(INVENTORY.read_text())

@@ -105,20 +105,19 @@ class StackLock(object):
         self.store, self.stack, self.run_id, self.owner = store, stack, run_id, owner
         self.ttl, self.clock, self.say = ttl, clock, say
         self.name = lock_name(stack)
-        self.held_id = None
         self.last_holder = None  # the run in the way at the last try
 
-    def _holder(self):
+    def holder(self):
+        """The lock's holder now ({id, version, owner, run, acquired_at, expires_at}), or None."""
         obj = self.store.find(self.name)
         return None if obj is None else read_holder(obj)
 
     def try_acquire(self, break_lock=False):
         """One attempt: None once held, else the holder that keeps it."""
         now = self.clock.time()
-        holder = self._holder()
+        holder = self.holder()
         st = state(holder, self.run_id, now)
         if st == MINE:
-            self.held_id = holder["id"]
             return None
         if st == STALE or (st == HELD and break_lock):
             if self.store.remove(holder["id"]):
@@ -128,10 +127,10 @@ class StackLock(object):
         elif st == HELD:
             return holder
         try:
-            self.held_id = self.store.create(self.name, DATA, holder_labels(self.owner, self.run_id, now, self.ttl))
+            self.store.create(self.name, DATA, holder_labels(self.owner, self.run_id, now, self.ttl))
         except LockConflict:
             # Another run created it between our look and our create: it holds it.
-            return self._holder() or holder
+            return self.holder() or holder
         return None
 
     def acquire(self, wait, break_lock=False, poll=2.0):
@@ -155,11 +154,13 @@ class StackLock(object):
 
     def renew(self):
         """Push the expiry on; False when the lock is no longer this run's (broken by someone)."""
-        holder = self._holder()
-        if state(holder, self.run_id, self.clock.time()) != MINE:
+        holder = self.holder()
+        now = self.clock.time()
+        if state(holder, self.run_id, now) != MINE:
             return False
-        labels = holder_labels(self.owner, self.run_id, self.clock.time(), self.ttl)
-        labels[ACQUIRED_LABEL] = "%d" % holder["acquired_at"] if holder["acquired_at"] is not None else labels[ACQUIRED_LABEL]
+        labels = holder_labels(self.owner, self.run_id, now, self.ttl)
+        if holder["acquired_at"] is not None:  # since when it is held stays as it was
+            labels[ACQUIRED_LABEL] = "%d" % holder["acquired_at"]
         try:
             self.store.relabel(holder["id"], holder["version"], labels)
         except LockConflict:
@@ -168,7 +169,6 @@ class StackLock(object):
 
     def release(self):
         """Remove this run's lock, and only this run's."""
-        holder = self._holder()
+        holder = self.holder()
         if state(holder, self.run_id, self.clock.time()) == MINE:
             self.store.remove(holder["id"])
-        self.held_id = None

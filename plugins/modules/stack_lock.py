@@ -95,7 +95,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
     docker_argument_spec,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock import (
-    HELD, MINE, LockHeld, StackLock, held_message, read_holder, state)
+    HELD, MINE, LockHeld, StackLock, held_message, state)
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import SystemClock
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock_engine import ConfigLockStore
 
@@ -116,13 +116,13 @@ class LockManager(object):
         return dict(extra, changed=changed, held=held, holder=holder, messages=self.said)
 
     def run(self):
-        found = self.lock.store.find(self.lock.name)
-        holder = None if found is None else read_holder(found)
-        mine = state(holder, self.p["run_id"], time.time()) == MINE
+        holder = self.lock.holder()
+        now = time.time()
+        found = state(holder, self.p["run_id"], now)
+        mine = found == MINE
         if self.module.check_mode:
-            in_the_way = holder is not None and not mine and state(holder, self.p["run_id"], time.time()) == HELD
             return self.result(False, mine, holder,
-                               msg=held_message(self.p["name"], holder, time.time()) if in_the_way else None)
+                               msg=held_message(self.p["name"], holder, now) if found == HELD else None)
         if self.p["state"] == "released":
             self.lock.release()
             return self.result(mine, False, holder)

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lab"))
 from labenv import (  # noqa: E402
-    deploy_edge, edge_url, finish, lab_hosts, on_host, on_manager, prepare, remove_stack, sh, start_deploy,
+    deploy_edge, edge_url, finish, lab_hosts, on_host, on_manager, prepare, remove_stack, sh, start_deploy, wait_for,
     write_deploy_vars)
 from traffic import table, under_load  # noqa: E402
 
@@ -68,15 +68,6 @@ def background(lab, name, version, files=None):
 def web():
     out = on_manager("docker service inspect %s_web" % STACK).stdout
     return json.loads(out)[0] if out.startswith("[") else {}
-
-
-def wait_for(what, condition, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return time.monotonic()
-        time.sleep(0.5)
-    raise RuntimeError("timed out after %ss waiting for %s" % (timeout, what))
 
 
 def versions(lab):
@@ -165,7 +156,8 @@ def worker_paused(lab):
     paused_at = time.monotonic()
     subprocess.run(["docker", "pause", worker], check=True, capture_output=True)
     try:
-        back_at = wait_for("3 healthy web tasks off %s" % worker, lambda: healthy_off(worker) >= 3, timeout=180)
+        wait_for("3 healthy web tasks off %s" % worker, lambda: healthy_off(worker) >= 3, timeout=180)
+        back_at = time.monotonic()
     finally:
         subprocess.run(["docker", "unpause", worker], check=False, capture_output=True)
     wait_for("%s ready again" % worker, lambda: on_manager(

@@ -65,16 +65,6 @@ def start_deploy(lab, stack, name, files=(STACK_FILE,), variables=None, **more):
     return labenv.start_deploy(evars, LOG_DIR / ("deploy-%s.log" % name))
 
 
-def wait_for(what, condition, timeout=120, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-
-
 def services(manager, stack):
     """{name: service} as `docker service inspect` shows them."""
     ids = manager.check_output("docker service ls -q --filter label=com.docker.stack.namespace=%s" % stack).split()

@@ -20,8 +20,8 @@ import time
 
 import pytest
 
-from conftest import STACK_FILE, deploy, services, start_deploy, wait_for
-from labenv import ROOT, finish, on_manager, remove_stack
+from conftest import STACK_FILE, deploy, services, start_deploy
+from labenv import ROOT, finish, on_manager, remove_stack, wait_for
 
 SLOW = ROOT / "tests" / "lab" / "compose" / "web-slow-update.yml"
 STACK = "faults"
