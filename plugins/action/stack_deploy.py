@@ -107,9 +107,9 @@ class ModuleCluster(Cluster):
     def cleanup(self):
         return self.apply(phase="cleanup")
 
-    def lock(self, state, run_id, owner, ttl, break_lock=False):
+    def lock(self, state, run_id, owner, ttl):
         return self.run(LOCK_MODULE, dict(self.connection_args, name=self.stack, state=state, run_id=run_id,
-                                          owner=owner, ttl=ttl, break_lock=break_lock))
+                                          owner=owner, ttl=ttl))
 
 
 class ModuleProxy(Proxy):

@@ -172,3 +172,48 @@ class StackLock(object):
         holder = self.holder()
         if state(holder, self.run_id, self.clock.time()) == MINE:
             self.store.remove(holder["id"])
+
+
+class ApplyHold(object):
+    """The stack lock as the apply (stack_deploy on the manager) takes it: before the swarm is read, in the
+    same call, so a deploy pays no round trip for it. Given back in that call when nothing follows the apply
+    (nothing changed and nothing still rolling out) or when the apply stops before any change; otherwise kept,
+    and the controller's run (rollout/lease.py) renews and releases it.
+
+    lock: a StackLock whose ``say`` appends to ``said``; answer() is what the apply returns as its ``lock``."""
+
+    def __init__(self, lock, said, break_lock, check_mode):
+        self.lock, self.said = lock, said
+        self.break_lock, self.check_mode = break_lock, check_mode
+        self.held = False
+        self.msg = None
+        self.holder = None
+
+    def take(self):
+        """None once held (in check mode: once looked at), else the refusal the apply fails with."""
+        if self.check_mode:
+            holder = self.lock.holder()
+            now = self.lock.clock.time()
+            if state(holder, self.lock.run_id, now) == HELD:
+                self.holder, self.msg = holder, held_message(self.lock.stack, holder, now)
+            return None
+        self.holder = self.lock.try_acquire(self.break_lock)
+        if self.holder is None:
+            self.held = True
+            return None
+        self.msg = held_message(self.lock.stack, self.holder, self.lock.clock.time())
+        return "nothing was changed: " + self.msg
+
+    def give_back(self, errors=()):
+        """Release it now; a release the store fails (one of ``errors``) leaves it held, for the controller's
+        own release to try again."""
+        if not self.held:
+            return
+        try:
+            self.lock.release()
+        except errors:
+            return
+        self.held = False
+
+    def answer(self):
+        return {"held": self.held, "holder": self.holder, "msg": self.msg, "messages": list(self.said)}

@@ -9,7 +9,17 @@ __metaclass__ = type
 
 import base64
 
-from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock import LockConflict
+from ansible_collections.conductor.swarm.plugins.module_utils.docker_client import DockerException, RequestException
+from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import SystemClock
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock import LockConflict, StackLock
+
+# What reading or writing the lock raises when the Engine or the transport fails.
+ENGINE_ERRORS = (DockerException, RequestException)
+
+
+def engine_lock(client, stack, run_id, owner, ttl, say):
+    """The StackLock of `stack` on this manager (client: a SwarmClient), on the wall clock."""
+    return StackLock(ConfigLockStore(client, ENGINE_ERRORS), stack, run_id, owner, ttl, SystemClock(), say)
 
 
 def _status(exc):

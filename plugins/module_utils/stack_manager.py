@@ -37,6 +37,8 @@ from ansible_collections.conductor.swarm.plugins.module_utils.edge.routes import
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.proxy_client import EdgeError, EdgeProxy
 from ansible_collections.conductor.swarm.plugins.module_utils.edge.routing_state import STATE_LABEL
 from ansible_collections.conductor.swarm.plugins.module_utils.strategies.options import StrategyError
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock import ApplyHold
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock_engine import engine_lock
 from ansible_collections.conductor.swarm.plugins.module_utils.swarm_validation import swarm_refusals
 from ansible_collections.conductor.swarm.plugins.module_utils.takeover import candidates, dropped, keep_cli_objects
 from ansible_collections.conductor.swarm.plugins.module_utils.variant_router import RouterError, router_spec
@@ -129,6 +131,7 @@ class StackManager:
         self.client = SwarmClient(module)
         self.auth = self.params["registry_auth"]
         self.made = []
+        self.hold = None  # the stack lock, once take_lock has it
 
     def read_file(self, path):
         if path not in self.files:
@@ -163,6 +166,7 @@ class StackManager:
         except StrategyError as exc:
             self.module.fail_json(msg="the strategy was rejected, nothing was changed: %s" % exc)
         converted["services"] = desired
+        self.take_lock()
         try:
             # One look at what the swarm has; every check before the change reads it.
             self.network_names = dict((n["Id"], n["Name"]) for n in self.client.api.networks())
@@ -183,7 +187,7 @@ class StackManager:
             plan["remove"] = [n for n in plan["remove"] if n not in kept]
             objects = self.missing_objects(converted)
         except (DockerException, RequestException) as exc:
-            self.module.fail_json(msg="cannot read the swarm, nothing was changed: %s" % exc)
+            self.refuse(msg="cannot read the swarm, nothing was changed: %s" % exc)
         result = self.describe(plan, desired, live_services, objects)
         result["variants"] = colours
         rolled_out = plan["create"] + plan["update"]
@@ -200,7 +204,9 @@ class StackManager:
         if self.module._diff:
             result["diff"] = self.diff(plan, desired, live_services)
         if self.module.check_mode or not result["changed"]:
-            return self.module.exit_json(**result)
+            if not any(svc.get("update_state") == "updating" for svc in result["services"].values()):
+                self.give_back_lock()  # nothing follows: neither a change to track nor an earlier run's update
+            return self.exit(**result)
         result["cleanup_possible"] = self.cleanup_possible(objects)
         # Engine time before the change: task failures from then on are this rollout's.
         result["started_at"] = self.client.now()
@@ -209,13 +215,46 @@ class StackManager:
         except Exception as exc:  # pylint: disable=broad-except  # any failure: undone, never half a stack left
             # What this run changed goes back through the same tracked rollback as a failed rollout.
             self.module.fail_json(msg="the swarm refused part of the deploy: %s" % exc, services=result["services"],
-                                  partial=self.partial(result))
+                                  partial=self.partial(result), **self.lock_result())
         try:
             # The tracker's first look, taken here: its first progress line needs no round trip.
             result["snapshot"] = snapshot(self.client, self.stack, rolled_out)
         except (DockerException, RequestException):
             pass  # the tracker's first poll reads it instead
-        return self.module.exit_json(**result)
+        return self.exit(**result)
+
+    # --- the stack lock (stack_lock.py), taken by the apply itself -------------------
+
+    def take_lock(self):
+        """Held from before the swarm is read; another run's lock stops this one before any change."""
+        run = self.params["lock_run"]
+        if not (self.params["lock"] and run):
+            return
+        said = []
+        self.hold = ApplyHold(engine_lock(self.client, self.stack, run["run_id"], run["owner"], run["ttl"], said.append),
+                              said, self.params["lock_break"], self.module.check_mode)
+        try:
+            refused = self.hold.take()
+        except (DockerException, RequestException) as exc:
+            self.module.fail_json(msg="stack %s: nothing was changed: cannot read or write its lock: %s"
+                                  % (self.stack, exc), **self.lock_result())
+        if refused:
+            self.module.fail_json(msg=refused, lock_holder=self.hold.holder, **self.lock_result())
+
+    def give_back_lock(self):
+        if self.hold is not None:
+            self.hold.give_back((DockerException, RequestException))
+
+    def lock_result(self):
+        return {} if self.hold is None else {"lock": self.hold.answer()}
+
+    def refuse(self, msg, **extra):
+        """Fail before any change: the lock this call took goes back with it."""
+        self.give_back_lock()
+        self.module.fail_json(msg=msg, **dict(extra, **self.lock_result()))
+
+    def exit(self, **result):
+        self.module.exit_json(**dict(result, **self.lock_result()))
 
     # --- colours ------------------------------------------------------------------
 
@@ -237,11 +276,11 @@ class StackManager:
             try:
                 router = router_spec(route, desired[route], edge)
             except RouterError as exc:
-                self.module.fail_json(msg="%s runs as colours, and its router cannot be built: %s; nothing was "
-                                      "changed" % (route, exc))
+                self.refuse(msg="%s runs as colours, and its router cannot be built: %s; nothing was "
+                            "changed" % (route, exc))
             if router["Name"] in desired:
-                self.module.fail_json(msg="the stack has a service named %s: that name is %s's router; rename it, "
-                                      "nothing was changed" % (router["Name"], route))
+                self.refuse(msg="the stack has a service named %s: that name is %s's router; rename it, "
+                            "nothing was changed" % (router["Name"], route))
             placed[router["Name"]] = router
             chosen[router["Name"]] = "rolling"
             plan = plan_colour(route, desired[route], live, routing.get(route), service_hash)
@@ -263,12 +302,12 @@ class StackManager:
         try:
             edge = proxy.service()
         except EdgeError as exc:
-            self.module.fail_json(msg="blue-green and canary need the edge proxy: %s; nothing was changed" % exc)
+            self.refuse(msg="blue-green and canary need the edge proxy: %s; nothing was changed" % exc)
         try:
             return edge, proxy.state(edge)["routes"]
         except ValueError as exc:  # StateError
-            self.module.fail_json(msg="the edge proxy's routing state on service %s is unreadable (%s); nothing was "
-                                  "changed" % (self.params["edge_service"], exc))
+            self.refuse(msg="the edge proxy's routing state on service %s is unreadable (%s); nothing was "
+                        "changed" % (self.params["edge_service"], exc))
 
     # --- checks before anything changes ---------------------------------------
 
@@ -279,8 +318,8 @@ class StackManager:
             missing.extend(o["name"] for o in converted[kind].values()
                            if o.get("external") and o["name"] not in self.object_ids[kind])
         if missing:
-            self.module.fail_json(msg="external objects the stack needs do not exist, nothing was changed: %s"
-                                  % ", ".join(sorted(missing)))
+            self.refuse(msg="external objects the stack needs do not exist, nothing was changed: %s"
+                        % ", ".join(sorted(missing)))
 
     def auth_for(self, image):
         """The registry credentials, only for images of that registry."""
@@ -309,8 +348,8 @@ class StackManager:
             if platforms and not placement.get("Platforms"):
                 placement["Platforms"] = platforms
         if failures:
-            self.module.fail_json(msg="image(s) cannot be resolved from their registry, nothing was changed: %s"
-                                  % "; ".join(failures))
+            self.refuse(msg="image(s) cannot be resolved from their registry, nothing was changed: %s"
+                        % "; ".join(failures))
 
     def take_over(self, desired, converted, live):
         """Services docker stack deploy made keep its configs and secrets while their content is the files'

@@ -192,6 +192,24 @@ options:
       controller). The lock it broke is printed.
     type: bool
     default: false
+  lock_run:
+    description:
+      - Set by the action plugin, not by a task; the apply takes the stack's lock in the same call as its change,
+        as this run (C(run_id), C(owner)) for C(ttl) seconds, and gives it back in that call when nothing follows.
+    type: dict
+    suboptions:
+      run_id:
+        description: This run's identity (a UUID the controller makes once per run).
+        type: str
+        required: true
+      owner:
+        description: Who this run is, as the holder is shown to others (an AWX job, or user@host and pid).
+        type: str
+        required: true
+      ttl:
+        description: Seconds the lock holds without a renewal.
+        type: int
+        required: true
 notes:
   - The rollout is tracked against these labels on services, read as Compose C(deploy.labels)
     C(conductor.swarm.fail-mode) (V(fail-fast), V(wait), V(ignore)) and
@@ -347,6 +365,11 @@ def argument_spec():
         lock=dict(type="bool", default=True),
         lock_wait=dict(type="int", default=0),
         lock_break=dict(type="bool", default=False),
+        lock_run=dict(type="dict", options=dict(
+            run_id=dict(type="str", required=True),
+            owner=dict(type="str", required=True),
+            ttl=dict(type="int", required=True),
+        )),
     )
 
 

@@ -94,10 +94,8 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
     SwarmClient,
     docker_argument_spec,
 )
-from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock import (
-    HELD, MINE, LockHeld, StackLock, held_message, state)
-from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import SystemClock
-from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock_engine import ConfigLockStore
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock import HELD, MINE, LockHeld, held_message, state
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock_engine import engine_lock
 
 
 class LockManager(object):
@@ -109,8 +107,8 @@ class LockManager(object):
         self.said = []
         client = SwarmClient(module)
         client.require_manager()
-        self.lock = StackLock(ConfigLockStore(client, (DockerException, RequestException)), self.p["name"],
-                              self.p["run_id"], self.p["owner"], self.p["ttl"], SystemClock(), self.said.append)
+        self.lock = engine_lock(client, self.p["name"], self.p["run_id"], self.p["owner"], self.p["ttl"],
+                                self.said.append)
 
     def result(self, changed, held, holder, **extra):
         return dict(extra, changed=changed, held=held, holder=holder, messages=self.said)

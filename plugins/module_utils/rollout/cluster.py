@@ -44,9 +44,9 @@ class Cluster(object):
         """stack_deploy's cleanup phase: unused config and secret versions."""
         raise NotImplementedError
 
-    def lock(self, state, run_id, owner, ttl, break_lock=False):
-        """stack_lock, one try (acquired, renewed or released): held, holder (the run in the way, if any), msg,
-        messages. Another run's lock is a failed answer with its holder; in check mode nothing is taken."""
+    def lock(self, state, run_id, owner, ttl):
+        """stack_lock, renewed or released (the apply takes it): held, holder, msg; a renewal of a lock
+        this run no longer holds is a failed answer."""
         raise NotImplementedError
 
 

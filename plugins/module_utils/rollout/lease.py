@@ -3,11 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """This run's hold on the stack lock (stack_lock.py), seen from the controller.
 
-The lock lives on the swarm; each call here is one try of the stack_lock module
-through the Cluster port, so the waiting, and the lines it prints, happen here
-where the user sees them. While held, the lock is renewed whenever the run talks
-to the swarm and a third of its time to live has passed: a run that dies leaves a
-lock that expires within LEASE_TTL_SECONDS, however long the live run takes.
+The apply takes the lock itself, in the same call as its change (stack_lock.ApplyHold), and
+gives it back in that call when nothing follows; so waiting for another run's lock is trying
+the apply again, here, where the user sees the lines. While held, the lock is renewed whenever
+the run talks to the swarm and a third of its time to live has passed: a run that dies leaves
+a lock that expires within LEASE_TTL_SECONDS, however long the live run takes.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,35 +33,38 @@ class Lease(object):
         self.renewed_at = None
         self.warnings = []
 
-    def _try(self, state, break_lock=False):
-        return self.cluster.lock(state, run_id=self.run_id, owner=self.owner, ttl=self.ttl, break_lock=break_lock)
+    def _try(self, state):
+        return self.cluster.lock(state, run_id=self.run_id, owner=self.owner, ttl=self.ttl)
 
-    def hold(self, stack, check_mode=False):
-        """None once held (in check mode: once looked at), else the failed result the run returns."""
+    def apply(self, stack, check_mode=False):
+        """The apply, taking the lock: tried again every TRY_EVERY_SECONDS while another run holds it, for up to
+        `wait` seconds. Returns the apply's answer; a refusal names the holder (lock_holder) and changed nothing."""
         start = self.clock.time()
         said_at = None
         while True:
-            answer = self._try("acquired", self.break_lock)
-            for line in answer.get("messages") or []:
+            # Until the answer says otherwise, the apply may have taken it (a lost connection, say), and a
+            # release takes only this run's lock: so it is released unless the answer says it is not held.
+            self.held, self.renewed_at = True, self.clock.time()
+            answer = dict(self.cluster.apply(lock_run={"run_id": self.run_id, "owner": self.owner, "ttl": self.ttl},
+                                             lock_break=self.break_lock))
+            lock = answer.pop("lock", None)
+            for line in (lock or {}).get("messages") or []:
                 self.say(line)
+            # No word on the lock: refused before it (bad files), or a crash after it (module_stderr).
+            self.held = lock["held"] if lock else "module_stderr" in answer
             if check_mode:
-                if answer.get("holder") and not answer.get("held"):
-                    self.say("  stack %s: %s" % (stack, answer.get("msg")))
-                return None
-            if answer.get("held"):
-                self.held = True
-                self.renewed_at = self.clock.time()
-                return None
-            if not answer.get("holder"):  # not a holder in the way: the lock could not be read or written
-                return {"failed": True, "changed": False,
-                        "msg": "stack %s: nothing was changed: %s" % (stack, answer.get("msg"))}
+                if lock and lock.get("msg"):
+                    self.say("  stack %s: %s" % (stack, lock["msg"]))
+                return answer
+            if not answer.get("lock_holder"):
+                return answer
             waited = self.clock.time() - start
             if waited >= self.wait:
-                return {"failed": True, "changed": False, "lock_holder": answer["holder"],
-                        "msg": "nothing was changed%s: %s" % (
-                            "; waited %ds for the lock" % waited if self.wait else "", answer.get("msg"))}
+                if self.wait:
+                    answer["msg"] = "nothing was changed; waited %ds for the lock: %s" % (waited, lock["msg"])
+                return answer
             if said_at is None or self.clock.time() - said_at >= SAY_EVERY_SECONDS:
-                holder = answer["holder"]
+                holder = answer["lock_holder"]
                 self.say("  stack %s: waiting for the lock (%ds of %ds): %s deploys it (run %s)" % (
                     stack, waited, self.wait, holder.get("owner"), holder.get("run")))
                 said_at = self.clock.time()

@@ -50,24 +50,21 @@ class Rollout(object):
         self.until = None
 
     def run(self):
-        """The whole run, under the stack lock when there is one: another run's lock stops it before any change."""
-        if self.lease is None:
-            return self.run_held()
-        refused = self.lease.hold(self.stack, self.check_mode)
-        if refused:
-            return refused
+        """The whole run, under the stack lock when there is one (the apply takes it): another run's lock
+        stops it before any change. The lock is released however the run ends."""
         try:
-            result = self.run_held()
+            result = self.steps()
         finally:
-            self.lease.release()
-        if self.lease.warnings:
+            if self.lease is not None:
+                self.lease.release()
+        if self.lease is not None and self.lease.warnings:
             result.setdefault("warnings", []).extend(self.lease.warnings)
         return result
 
-    def run_held(self):
+    def steps(self):
         self.say("  stack %s: %s" % (self.stack, "checking the files against the swarm" if self.check_mode
                                      else "applying what differs from the swarm"))
-        result = dict(self.cluster.apply())
+        result = dict(self.cluster.apply() if self.lease is None else self.lease.apply(self.stack, self.check_mode))
         first = result.pop("snapshot", None)
         if result.get("failed"):
             partial = result.pop("partial", None)

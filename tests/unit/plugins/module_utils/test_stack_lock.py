@@ -181,3 +181,62 @@ def test_a_lock_with_unreadable_labels_counts_as_stale():
 def test_the_owner_is_the_awx_job_when_there_is_one():
     assert owner_of_this_run({"JOB_ID": "42"}, "awx", "tower-1", 7) == "AWX job 42 (awx@tower-1)"
     assert owner_of_this_run({}, "ops", "laptop", 7) == "ops@laptop pid 7"
+
+
+# --- the lock as the apply takes it (ApplyHold) ---------------------------------------------------
+
+
+def apply_hold(store, clock, run="run-b", break_lock=False, check_mode=False):
+    said = []
+    lock = StackLock(store, "web", run, "ops@laptop pid 7", 600, clock, said.append)
+    return stack_lock.ApplyHold(lock, said, break_lock, check_mode)
+
+
+def test_the_apply_takes_a_free_lock_and_gives_it_back_when_nothing_follows():
+    store, clock = Store(), Clock()
+    hold = apply_hold(store, clock)
+    assert hold.take() is None and hold.answer()["held"] is True
+    assert store.labels()[0][OWNER_LABEL] == "ops@laptop pid 7"
+    hold.give_back()
+    assert store.objects == {} and hold.answer() == {"held": False, "holder": None, "msg": None, "messages": []}
+
+
+def test_the_apply_is_refused_by_a_live_runs_lock_naming_it_and_the_lock_is_left_alone():
+    store, clock = Store(), Clock()
+    assert apply_hold(store, clock, run="run-a").take() is None
+    hold = apply_hold(store, clock)
+    refused = hold.take()
+    assert refused.startswith("nothing was changed: stack web is being deployed by ops@laptop pid 7 (run run-a)")
+    assert hold.answer()["held"] is False and hold.answer()["holder"]["run"] == "run-a"
+    hold.give_back()  # not ours: nothing is removed
+    assert len(store.objects) == 1
+
+
+def test_the_apply_breaks_a_live_lock_only_when_asked_and_says_whose():
+    store, clock = Store(), Clock()
+    apply_hold(store, clock, run="run-a").take()
+    hold = apply_hold(store, clock, break_lock=True)
+    assert hold.take() is None and hold.answer()["held"] is True
+    assert hold.answer()["messages"] == ["  stack web: broke the lock of ops@laptop pid 7 (run run-a, stack_lock_break)"]
+
+
+def test_the_apply_in_check_mode_takes_nothing_and_names_the_holder():
+    store, clock = Store(), Clock()
+    hold = apply_hold(store, clock, check_mode=True)
+    assert hold.take() is None and store.objects == {} and hold.answer()["msg"] is None
+    apply_hold(store, clock, run="run-a").take()
+    hold = apply_hold(store, clock, check_mode=True)
+    assert hold.take() is None and hold.answer()["held"] is False
+    assert hold.answer()["msg"].startswith("stack web is being deployed by ops@laptop pid 7 (run run-a)")
+
+
+def test_a_give_back_the_engine_fails_leaves_the_lock_held_for_the_controllers_release():
+    store, clock = Store(), Clock()
+    hold = apply_hold(store, clock)
+    hold.take()
+
+    def engine_down():
+        raise IOError("connection refused")
+    store.before_remove.append(engine_down)
+    hold.give_back(errors=(IOError,))
+    assert hold.answer()["held"] is True and len(store.objects) == 1
