@@ -37,7 +37,7 @@ display = Display()
 TRACKING_OPTIONS = ("wait", "deadline", "service_deadline", "monitor", "rollback", "poll_interval", "log_lines")
 LOCK_MODULE = "conductor.swarm.stack_lock"
 CONNECTION_OPTIONS = ("docker_host", "tls", "validate_certs", "cert_path", "ca_path", "client_cert",
-                      "client_key", "api_version", "timeout")
+                      "client_key", "api_version", "timeout", "insecure_tcp")
 
 
 def referenced_paths(documents):

@@ -15,6 +15,7 @@ options:
     description:
       - The Docker daemon to talk to, as a URL such as C(unix:///var/run/docker.sock) or C(tcp://manager1:2376).
       - Falls back to the E(DOCKER_HOST) environment variable.
+      - A TCP address needs O(validate_certs=true) (or O(insecure_tcp=true)).
     type: str
     default: unix:///var/run/docker.sock
     aliases: [docker_url]
@@ -63,6 +64,14 @@ options:
       - Falls back to E(DOCKER_TIMEOUT).
     type: int
     default: 60
+  insecure_tcp:
+    description:
+      - Allow a TCP O(docker_host) without TLS verification (plain TCP, or O(tls=true) alone). Without it such an
+        address is refused before anything is done, since whoever is on the path could run anything on the manager
+        as root.
+      - Not needed for the default, the manager's own socket reached over SSH, nor with O(validate_certs=true).
+    type: bool
+    default: false
 requirements:
   - Docker SDK for Python 4.0 or newer on the host the module runs on (C(python3-docker) on Debian and Ubuntu).
 notes:

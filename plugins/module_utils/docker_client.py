@@ -58,6 +58,7 @@ DOCKER_COMMON_ARGS = dict(
     client_key=dict(type="path", aliases=["tls_client_key"], no_log=False),
     api_version=dict(type="str", default="auto", fallback=(env_fallback, ["DOCKER_API_VERSION"])),
     timeout=dict(type="int", default=60, fallback=(env_fallback, ["DOCKER_TIMEOUT"])),
+    insecure_tcp=dict(type="bool", default=False),
 )
 
 
@@ -82,6 +83,19 @@ def tls_files(params, environ=None):
     return found
 
 
+def plain_tcp_refusal(params):
+    """Why this daemon address is refused, or None: over TCP, whoever is on the path can run anything as root
+    on the manager unless TLS verifies the daemon (and the daemon, the client)."""
+    host = params["docker_host"] or ""
+    if not host.startswith(("tcp://", "http://", "https://")) or params["validate_certs"] or params["insecure_tcp"]:
+        return None
+    how = "TLS without verifying the daemon (tls=true)" if params["tls"] else "plain TCP, without TLS"
+    return ("nothing was done: docker_host %s is reached over %s, so anyone on the path could act on the swarm as "
+            "root. Set validate_certs=true (DOCKER_TLS_VERIFY=1) with ca_path, client_cert and client_key (or "
+            "DOCKER_CERT_PATH), or leave docker_host unset so the modules talk to the manager's local socket over "
+            "SSH; insecure_tcp=true allows it anyway" % (host, how))
+
+
 class SwarmClient:
     """A Docker SDK client built from the common options, failing the module cleanly."""
 
@@ -92,6 +106,9 @@ class SwarmClient:
             module.fail_json(msg=missing_required_lib("docker (Docker SDK for Python)"),
                              exception=DOCKER_SDK_IMPORT_ERROR)
         params = module.params
+        refused = plain_tcp_refusal(params)
+        if refused:
+            module.fail_json(msg=refused)
         tls_config = None
         use_tls = params["tls"] or params["validate_certs"]
         if use_tls:

@@ -46,6 +46,9 @@ Other rules worth knowing:
 * A task that cannot be scheduled ("no suitable node") for more than
   UNSCHEDULABLE_GRACE_SECONDS fails its replica at once: Swarm does not retry
   it into new tasks, so the per-replica allowance would never be reached.
+* A rollout whose counts have not moved for STALLED_ON_DOWN_NODE_SECONDS while a
+  task of the service that Swarm means to run sits on a node that is down fails
+  then, not at the deadline: Swarm's updater can wait for that task for ever.
 * A job converges as soon as its tasks have completed; there is no stability
   window for work that has finished.
 * The stability window starts at the manager's timestamp of the last task
@@ -90,6 +93,9 @@ FAIL_MODES = (FAIL_FAST, WAIT, IGNORE)
 DEFAULT_FAIL_MODE = FAIL_FAST
 DEFAULT_FAILURES_ALLOWED = 2
 UNSCHEDULABLE_GRACE_SECONDS = 30
+# A rollout that has not moved for this long while a task of its service sits on a node that is down is
+# decided then, not at the deadline: Swarm's updater can wait for such a task for ever.
+STALLED_ON_DOWN_NODE_SECONDS = 60
 
 REPLICATED = "replicated"
 GLOBAL = "global"
@@ -538,6 +544,28 @@ def _down_nodes(nodes):
     return set(node.get("ID") for node in nodes or () if not _node_ready(node))
 
 
+def _moved_at(progress, previous, now):
+    """(the counts that say the rollout moved, when they last changed: now when they just did)."""
+    key = [progress[k] for k in ("updated", "running", "healthy", "old_running")]
+    if previous and previous.get("progress_key") == key and previous.get("moved_at") is not None:
+        return key, previous["moved_at"]
+    return key, now
+
+
+def _stalled(tasks, down, mode, names, ready, moved_at, now):
+    """Why the rollout counts as stuck on a lost node, or None: not ready, not moved for
+    STALLED_ON_DOWN_NODE_SECONDS, and a task Swarm means to run is on a node that is down."""
+    if ready or now - moved_at < STALLED_ON_DOWN_NODE_SECONDS:
+        return None
+    lost = [t for t in tasks if t.get("NodeID") in down and _state(t) not in TERMINAL_STATES
+            and t.get("DesiredState") in ACTIVE_DESIRED_STATES]
+    if not lost:
+        return None
+    return "no progress for %s while a node under it is down (%s): Swarm does not move on without %s" % (
+        _seconds(int(now - moved_at)), ", ".join(sorted(_task_label(t, mode, names) for t in lost)),
+        "that task" if len(lost) == 1 else "those tasks")
+
+
 def _task_states(tasks, failures, mode, names, started_at, down=()):
     """A snapshot of this rollout's tasks, to tell what changed at the next poll."""
     reasons = dict((failure["task_id"], failure["reason"]) for failure in failures)
@@ -705,6 +733,8 @@ def _decide(facts, service, fail_mode, target_version, now, monitor_seconds, dea
         # Swarm finished the update having watched every new task for its own monitor
         # window, at least as long as ours: that is the stability we wait for.
         return CONVERGED, "Swarm completed the update; " + _converged_reason(facts)
+    if facts["stalled"]:
+        return FAILED, facts["stalled"]
     if deadline is not None and now >= deadline:
         return FAILED, "not converged within the deadline: " + _waiting_reason(facts, monitor_seconds)
     if facts["stable_since"] is not None:
@@ -743,11 +773,14 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     shortfall = _shortfall(progress)
     ready = not shortfall and not _stale_version(service, target_version)
     stable_since = _stable_since(ready, progress["healthy_tasks"], previous, now, _last_change(tasks, started_at))
+    down = _down_nodes(nodes)
+    progress_key, moved_at = _moved_at(progress, previous, now)
     facts = {
         "progress": progress, "shortfall": shortfall, "failures": failures, "old": old,
         "failing_unit": _failing_unit(failures, mode, allowed, names), "started_at": started_at, "seen": seen,
         "stable_since": stable_since, "stable_for": 0 if stable_since is None else now - stable_since,
         "superseded": _superseded(service, target_version, target_hash),
+        "stalled": _stalled(tasks, down, mode, names, ready, moved_at, now),
     }
     # Under "ignore", still say what fail-fast would have concluded.
     judged_as = FAIL_FAST if fail_mode == IGNORE else fail_mode
@@ -758,7 +791,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
     if verdict == ROLLED_BACK:
         # The failures behind Swarm's rollback, so their logs can be shown.
         failures = failures + _rollback_failures(service, old, started_at, seen)
-    task_states = _task_states(new, failures, mode, names, started_at, _down_nodes(nodes))
+    task_states = _task_states(new, failures, mode, names, started_at, down)
     return {
         "name": service_name(service), "verdict": verdict, "reason": reason,
         "mode": mode, "fail_mode": fail_mode,
@@ -769,6 +802,7 @@ def assess_service(service, tasks, target_version, now, started_at, monitor_seco
         "not_ready_at": now if stable_since is None else (previous or {}).get("not_ready_at"),
         "task_states": task_states, "update_state": update.get("State"),
         "superseded": bool(facts["superseded"]),
+        "progress_key": progress_key, "moved_at": moved_at,
     }
 
 

@@ -95,10 +95,39 @@ def test_an_engine_that_does_not_answer_is_reported_as_such(api_version):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    module = FakeModule(docker_host="tcp://127.0.0.1:%d" % port, api_version=api_version, timeout=5)
+    module = FakeModule(docker_host="tcp://127.0.0.1:%d" % port, api_version=api_version, timeout=5, insecure_tcp=True)
     with pytest.raises(RuntimeError):
         docker_client.SwarmClient(module)
     assert module.failed["msg"].startswith("cannot reach the Docker Engine at tcp://127.0.0.1:%d: " % port)
+
+
+@pytest.mark.parametrize("given, how", [
+    ({}, "plain TCP, without TLS"),
+    ({"tls": True}, "TLS without verifying the daemon (tls=true)"),
+])
+def test_a_tcp_daemon_without_tls_verification_is_refused_before_any_connection(given, how, monkeypatch):
+    def connect(*args, **kwargs):
+        raise AssertionError("no connection may be made")
+    monkeypatch.setattr(docker_client.docker, "DockerClient", connect)
+    module = FakeModule(docker_host="tcp://manager1:2375", **given)
+    with pytest.raises(RuntimeError):
+        docker_client.SwarmClient(module)
+    assert module.failed["msg"].startswith(
+        "nothing was done: docker_host tcp://manager1:2375 is reached over %s, so anyone on the path" % how)
+    assert "validate_certs=true" in module.failed["msg"] and "insecure_tcp=true" in module.failed["msg"]
+
+
+@pytest.mark.parametrize("given", [{"validate_certs": True}, {"insecure_tcp": True}])
+def test_tcp_with_verified_tls_or_insecure_tcp_is_let_through(given, engine_answers):
+    module = FakeModule(docker_host="tcp://127.0.0.1:2376", api_version="1.41", **given)
+    docker_client.SwarmClient(module)
+    assert module.failed is None
+
+
+def test_the_local_socket_and_ssh_need_no_tls():
+    for host in ("unix:///var/run/docker.sock", "ssh://root@manager1"):
+        assert docker_client.plain_tcp_refusal(dict(docker_host=host, tls=False, validate_certs=False,
+                                                    insecure_tcp=False)) is None
 
 
 def swarm_fixture(name):

@@ -495,6 +495,40 @@ def test_a_task_on_a_node_that_is_down_is_not_told_as_healthy():
     assert "task 1 on manager-1: running (healthy)" in first["events"]
 
 
+def stalled_web(times, nodes="nodes_worker2_down.json", tasks="web_update_starting.tasks.json"):
+    """The update seen at each of `times` (seconds past T0), each look the previous of the next."""
+    result = None
+    for at in times:
+        result = assess("web_update.service.json", tasks if isinstance(tasks, str) else tasks(at), at,
+                        nodes=nodes, previous=result)
+    return result
+
+
+def test_a_rollout_that_does_not_move_while_a_node_under_it_is_down_fails_after_60_s_not_at_the_deadline():
+    assert stalled_web([6, 30, 65])["verdict"] == rs.PENDING  # 59 s without a move
+    result = stalled_web([6, 30, 66])
+    assert result["verdict"] == rs.FAILED
+    assert result["reason"] == ("no progress for 60s while a node under it is down (task 3 on worker-2): Swarm does "
+                                "not move on without that task")
+    assert json.loads(json.dumps(result))["moved_at"] == T0 + 6  # survives the round trip as previous
+
+
+def test_a_rollout_that_does_not_move_with_every_node_up_waits_for_the_deadline():
+    assert stalled_web([6, 30, 66, 200], nodes="nodes_ready.json")["verdict"] == rs.PENDING
+
+
+def test_a_rollout_that_moves_while_a_node_is_down_starts_its_60_s_again():
+    starting = load("web_update_starting.tasks.json")
+    moved = copy.deepcopy(starting)
+    for task in moved:
+        if task["ID"].startswith("5ysz8ozj"):
+            task["Health"] = "healthy"  # its healthcheck passed at T0 + 40: one more healthy task
+            task["Status"]["Timestamp"] = "2024-05-14T09:30:40Z"
+    result = stalled_web([6, 40, 99], tasks=lambda at: starting if at < 40 else moved)
+    assert result["verdict"] == rs.PENDING and result["moved_at"] == T0 + 40
+    assert stalled_web([6, 40, 100], tasks=lambda at: starting if at < 40 else moved)["verdict"] == rs.FAILED
+
+
 def test_an_assessment_survives_a_json_round_trip_as_previous():
     first = json.loads(json.dumps(converged_web(at=55)))
     second = converged_web(at=65, previous=first)
