@@ -330,8 +330,8 @@ def up(count: int, managers: int) -> None:
     # A smaller lab than last time: the extra hosts go.
     for extra in set(lab_containers()) - set(wanted):
         remove_host(extra)
-    stopped = [n for n in lab_containers() if docker("inspect", "-f", "{{.State.Running}}", n,
-                                                    check=False).stdout.strip() == "false"]
+    stopped = [n for n in lab_containers()
+               if docker("inspect", "-f", "{{.State.Running}}", n, check=False).stdout.strip() == "false"]
     if stopped:
         # Stopped hosts (a machine restart) come back on other addresses, and their swarm with them never
         # reforms (workers stay Down): they are made again, and provisioning forms a new swarm.
