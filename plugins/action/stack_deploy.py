@@ -23,6 +23,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.conductor.swarm.plugins.modules.stack_deploy import argument_spec
+from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import stack_name_refusal
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.cluster import Cluster, ClusterError, SystemClock
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.lease import Lease
 from ansible_collections.conductor.swarm.plugins.module_utils.rollout.owner import Rollout
@@ -153,6 +154,9 @@ class ActionModule(ActionBase):
         # The module's own spec, checked here: bad input stops before the manager is asked anything.
         _validation, args = self.validate_argument_spec(argument_spec=argument_spec(),
                                                         required_one_of=[("compose", "compose_files")])
+        refused = stack_name_refusal(args["name"])
+        if refused:
+            raise AnsibleActionFail(refused + "; nothing was changed")
         tracking = dict((key, args[key]) for key in TRACKING_OPTIONS)
         # Connection options the task did not set stay unset: their DOCKER_* fallbacks are
         # the manager's environment, not this controller's.

@@ -110,6 +110,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.compose.conversion
     MAX_CONFIG_SIZE,
     MAX_SECRET_SIZE,
     convert_stack,
+    stack_name_refusal,
 )
 from ansible_collections.conductor.swarm.plugins.module_utils.compose.errors import ComposeError
 from ansible_collections.conductor.swarm.plugins.module_utils.compose.interpolation import interpolate
@@ -161,4 +162,5 @@ __all__ = (
     "parse_size",
     "shell_split",
     "spec_hash",
+    "stack_name_refusal",
 )

@@ -85,3 +85,15 @@ def test_deploy_refuses_bad_variables_before_touching_any_host(local_inventory, 
     assert proc.returncode != 0
     assert message in proc.stdout, proc.stdout[-3000:]
     assert "TASK [conductor.swarm.stack : Deploy and track stack" not in proc.stdout
+
+
+def test_a_stack_name_swarm_cannot_take_is_refused_before_the_module_runs(local_inventory):
+    proc = run_play(local_inventory, ROOT / "playbooks" / "deploy.yml", "-e", "deploy_manager=localhost",
+                    "-e", '{"stack_name": "my shop"}', "-e", "stack_file=x.yml", "-vvv")
+    assert proc.returncode != 0
+    assert 'stack name "my shop" is invalid: its services are named <stack>_<service>' in proc.stdout, \
+        proc.stdout[-3000:]
+    assert "nothing was changed" in proc.stdout
+    # Refused by the action plugin on the controller: no module was sent to the host.
+    after = proc.stdout.split("Deploy and track stack", 1)[1]
+    assert "<localhost> EXEC" not in after and "AnsiballZ_" not in after, after[-3000:]

@@ -18,6 +18,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.compose.api import
     convert_stack,
     load_stack,
     spec_hash,
+    stack_name_refusal,
 )
 from compose_cases import NS, convert, expected_json, fixture, parse, plain, reader
 
@@ -481,3 +482,15 @@ def test_ports_come_in_docker_clis_order():
     ports = [(p.get("PublishedPort", 0), p["TargetPort"]) for p in result["services"]["app_web"]["EndpointSpec"]["Ports"]]
     assert ports == [(0, 8080), (0, 80), (0, 1000), (0, 1001), (0, 1002), (0, 998), (0, 999),
                      (3000, 3000), (3001, 3001), (3003, 3003)]
+
+
+@pytest.mark.parametrize("name", ["shop", "shop-2", "my_shop", "a", "x" * 62])
+def test_a_stack_name_swarm_takes_is_let_through(name):
+    assert stack_name_refusal(name) is None
+
+
+@pytest.mark.parametrize("name", ["", "my shop", "shop.eu", "-shop", "shop_", "shop/2", "x" * 63])
+def test_a_stack_name_swarm_cannot_take_is_refused_naming_the_rule(name):
+    assert stack_name_refusal(name) == (
+        "stack name %s is invalid: its services are named <stack>_<service>, so it takes at most 62 letters, "
+        "digits, '-' and '_', starting and ending with a letter or digit" % json.dumps(name))
