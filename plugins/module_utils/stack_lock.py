@@ -112,6 +112,13 @@ class StackLock(object):
         obj = self.store.find(self.name)
         return None if obj is None else read_holder(obj)
 
+    def look(self):
+        """(holder, its state for this run, what the run in the way is told or None), taking nothing."""
+        holder = self.holder()
+        now = self.clock.time()
+        found = state(holder, self.run_id, now)
+        return holder, found, held_message(self.stack, holder, now) if found == HELD else None
+
     def try_acquire(self, break_lock=False):
         """One attempt: None once held, else the holder that keeps it."""
         now = self.clock.time()
@@ -192,10 +199,9 @@ class ApplyHold(object):
     def take(self):
         """None once held (in check mode: once looked at), else the refusal the apply fails with."""
         if self.check_mode:
-            holder = self.lock.holder()
-            now = self.lock.clock.time()
-            if state(holder, self.lock.run_id, now) == HELD:
-                self.holder, self.msg = holder, held_message(self.lock.stack, holder, now)
+            holder, found, self.msg = self.lock.look()
+            if found == HELD:
+                self.holder = holder
             return None
         self.holder = self.lock.try_acquire(self.break_lock)
         if self.holder is None:

@@ -84,7 +84,6 @@ holder:
   type: dict
 """
 
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -94,7 +93,7 @@ from ansible_collections.conductor.swarm.plugins.module_utils.docker_client impo
     SwarmClient,
     docker_argument_spec,
 )
-from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock import HELD, MINE, LockHeld, held_message, state
+from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock import MINE, LockHeld
 from ansible_collections.conductor.swarm.plugins.module_utils.stack_lock_engine import engine_lock
 
 
@@ -114,13 +113,10 @@ class LockManager(object):
         return dict(extra, changed=changed, held=held, holder=holder, messages=self.said)
 
     def run(self):
-        holder = self.lock.holder()
-        now = time.time()
-        found = state(holder, self.p["run_id"], now)
+        holder, found, msg = self.lock.look()
         mine = found == MINE
         if self.module.check_mode:
-            return self.result(False, mine, holder,
-                               msg=held_message(self.p["name"], holder, now) if found == HELD else None)
+            return self.result(False, mine, holder, msg=msg)
         if self.p["state"] == "released":
             self.lock.release()
             return self.result(mine, False, holder)

@@ -762,14 +762,15 @@ def _convert_service(stack, name, svc, compose, objects, warnings):
 
 
 def _check_stack_name(stack_name):
-    if not _is_str(stack_name) or not stack_name.strip(" \t\r\n\"'"):
-        raise ComposeError("invalid stack name: %s" % json.dumps(stack_name))
+    refused = stack_name_refusal(stack_name)
+    if refused:
+        raise ComposeError(refused)
 
 
 def stack_name_refusal(stack_name):
     """Why swarm cannot take this stack name, or None: its services are named <stack>_<service>, so the name
     follows the rule of a service name."""
-    if stack_name and len(stack_name) <= 62 and _SERVICE_NAME_RE.match(stack_name):
+    if _is_str(stack_name) and stack_name and len(stack_name) <= 62 and _SERVICE_NAME_RE.match(stack_name):
         return None
     return ("stack name %s is invalid: its services are named <stack>_<service>, so it takes at most 62 letters, "
             "digits, '-' and '_', starting and ending with a letter or digit" % json.dumps(stack_name))

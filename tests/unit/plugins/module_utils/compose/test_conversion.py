@@ -494,3 +494,9 @@ def test_a_stack_name_swarm_cannot_take_is_refused_naming_the_rule(name):
     assert stack_name_refusal(name) == (
         "stack name %s is invalid: its services are named <stack>_<service>, so it takes at most 62 letters, "
         "digits, '-' and '_', starting and ending with a letter or digit" % json.dumps(name))
+
+
+def test_convert_stack_refuses_a_stack_name_by_the_same_rule():
+    with pytest.raises(ComposeError) as raised:
+        convert_stack("my shop", {"services": {"web": {"image": "nginx"}}}, reader({}))
+    assert str(raised.value) == stack_name_refusal("my shop")
